@@ -1,0 +1,58 @@
+"""The ``chatcommerce`` command line (verbs fixed in DESIGN.md "Contracts")."""
+
+from __future__ import annotations
+
+import typer
+
+from app.logs import configure_logging
+from app.settings import Settings
+from app.write_key import resolve_write_key
+
+cli = typer.Typer(help="ChatCommerce: conversational commerce bot and customer profile store.")
+db_cli = typer.Typer(help="Database schema.")
+cli.add_typer(db_cli, name="db")
+
+
+@cli.callback()
+def _root() -> None:
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+
+@cli.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="TCP port."),
+    workers: int = typer.Option(1, help="Worker processes (all state is in the database)."),
+) -> None:
+    """Serve the HTTP API (webhooks, events, admin)."""
+    import uvicorn
+
+    settings = Settings()
+    key, generated = resolve_write_key(settings)
+    where = "generated and saved in" if generated else "from"
+    source = "CHATCOMMERCE_WRITE_KEY" if settings.write_key else str(settings.data_dir / "write_key")
+    typer.echo(f"Write key ({where} {source}): {key}")
+    typer.echo(f"API docs: http://{host}:{port}/docs")
+    uvicorn.run(
+        "app.factory:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+    )
+
+
+@db_cli.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Apply database migrations up to REVISION (default: the newest)."""
+    from profile_store.migrate import current_revision, upgrade
+
+    settings = Settings()
+    upgrade(settings.sqlalchemy_url, revision)
+    typer.echo(f"Database at revision {current_revision(settings.sqlalchemy_url)}.")
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,43 @@
+"""The FastAPI application factory: one place that wires settings, storage and routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+
+from app.container import Container
+from app.routers import events, health, profiles
+from app.settings import Settings
+from app.write_key import resolve_write_key
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        write_key, generated = resolve_write_key(settings)
+        if generated:
+            log.warning("write_key.generated", path=str(settings.data_dir / "write_key"))
+        container = Container.build(settings, write_key)
+        app.state.container = container
+        try:
+            yield
+        finally:
+            await container.close()
+
+    app = FastAPI(
+        title="ChatCommerce",
+        version="0.1.0",
+        summary="Agentic conversational commerce over a real-time unified customer profile.",
+        lifespan=lifespan,
+    )
+    app.include_router(health.router)
+    app.include_router(events.router)
+    app.include_router(profiles.router)
+    return app

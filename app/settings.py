@@ -1,0 +1,71 @@
+"""All configuration, in one place: environment variables prefixed ``CHATCOMMERCE_`` and ``.env``.
+
+The names are a contract (see DESIGN.md "Contracts"); deployment scripts depend on them.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CHATCOMMERCE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    chroma_url: str | None = None
+    write_key: SecretStr | None = None
+    public_url: str = "http://127.0.0.1:8000"
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_sms_from: str | None = None
+    twilio_whatsapp_from: str | None = None
+    twilio_api_url: str = "https://api.twilio.com"
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+
+    scheduler: Literal["embedded", "procrastinate"] = "embedded"
+    guardrails_file: Path | None = None
+
+    default_phone_region: str = Field(
+        default="US",
+        description="Region assumed for phone numbers written without a country code.",
+    )
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    max_batch_size: int = Field(default=1000, ge=1)
+
+    @cached_property
+    def sqlalchemy_url(self) -> str:
+        """The async SQLAlchemy URL: ``postgresql://`` becomes psycopg 3, default is SQLite."""
+        url = self.database_url
+        if not url:
+            return f"sqlite+aiosqlite:///{(self.data_dir / 'chatcommerce.db').resolve()}"
+        for prefix in ("postgresql://", "postgres://", "postgresql+asyncpg://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        if url.startswith("sqlite://"):
+            return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+        return url
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.sqlalchemy_url.startswith("postgresql")
+
+
+def get_settings() -> Settings:
+    return Settings()

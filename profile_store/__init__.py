@@ -1,0 +1,1 @@
+"""The unified customer profile: tables, sessions, identity resolution, events, traits, consent."""

@@ -1,0 +1,226 @@
+"""SQLModel tables of the profile store.
+
+Conversations, messages, decisions and scheduled sends start minimal here; the channel, policy
+and scheduler layers grow them through migrations.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from profile_store.columns import PortableJSON, UTCDateTime, utcnow
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
+AutoIncrement: Any = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+class IdentityKind(StrEnum):
+    PHONE = "phone"
+    EMAIL = "email"
+    TELEGRAM_ID = "telegram_id"
+    ANONYMOUS_ID = "anonymous_id"
+    EXTERNAL_ID = "external_id"
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    TELEGRAM = "telegram"
+    EMAIL = "email"
+
+
+class ConsentPurpose(StrEnum):
+    MARKETING = "marketing"
+    TRANSACTIONAL = "transactional"
+
+
+class ConsentStatus(StrEnum):
+    GRANTED = "granted"
+    REVOKED = "revoked"
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customers"
+
+    id: str = Field(default_factory=lambda: new_id("cus"), primary_key=True, max_length=40)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    merged_into_id: str | None = Field(
+        default=None, foreign_key="customers.id", index=True, max_length=40
+    )
+    first_name: str | None = Field(default=None, max_length=200)
+    last_name: str | None = Field(default=None, max_length=200)
+    timezone: str | None = Field(default=None, max_length=64)
+    locale: str | None = Field(default=None, max_length=35)
+    loyalty_tier: str | None = Field(default=None, max_length=64)
+    attributes: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
+
+
+class Identity(SQLModel, table=True):
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("kind", "value", name="uq_identities_kind_value"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=AutoIncrement)
+    customer_id: str = Field(foreign_key="customers.id", index=True, max_length=40)
+    kind: str = Field(max_length=20)
+    value: str = Field(max_length=320)
+    verified: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CustomerTraits(SQLModel, table=True):
+    """Derived traits, updated in the same transaction as each event.
+
+    Every update is commutative (counts, sums, min/max, timestamped cart lines), so events that
+    arrive out of order leave the same traits as events in order.
+    """
+
+    __tablename__ = "customer_traits"
+
+    customer_id: str = Field(foreign_key="customers.id", primary_key=True, max_length=40)
+    first_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_order_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    event_count: int = 0
+    order_count: int = 0
+    refund_count: int = 0
+    spent: dict[str, float] = Field(default_factory=dict, sa_type=PortableJSON)
+    refunded: dict[str, float] = Field(default_factory=dict, sa_type=PortableJSON)
+    category_affinity: dict[str, float] = Field(default_factory=dict, sa_type=PortableJSON)
+    channel_engagement: dict[str, dict[str, int]] = Field(
+        default_factory=dict, sa_type=PortableJSON
+    )
+    engagement_hours: list[int] = Field(default_factory=lambda: [0] * 24, sa_type=PortableJSON)
+    cart: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
+    purchased_products: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, sa_type=PortableJSON
+    )
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Event(SQLModel, table=True):
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_customer_occurred", "customer_id", "occurred_at"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=AutoIncrement)
+    event_id: str = Field(max_length=200, unique=True)
+    customer_id: str = Field(foreign_key="customers.id", max_length=40)
+    type: str = Field(max_length=64, index=True)
+    properties: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Consent(SQLModel, table=True):
+    """Consent history: rows are appended, never updated; the current state is the latest one."""
+
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_customer_channel", "customer_id", "channel", "purpose"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=AutoIncrement)
+    customer_id: str = Field(foreign_key="customers.id", max_length=40)
+    channel: str = Field(max_length=16)
+    purpose: str = Field(max_length=16)
+    status: str = Field(max_length=10)
+    source: str = Field(max_length=64)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    event_id: str | None = Field(default=None, max_length=200)
+
+
+class ProfileMerge(SQLModel, table=True):
+    __tablename__ = "profile_merges"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=AutoIncrement)
+    source_customer_id: str = Field(foreign_key="customers.id", index=True, max_length=40)
+    target_customer_id: str = Field(foreign_key="customers.id", index=True, max_length=40)
+    reason: str = Field(max_length=200)
+    event_id: str | None = Field(default=None, max_length=200)
+    moved: dict[str, int] = Field(default_factory=dict, sa_type=PortableJSON)
+    merged_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class IdentityConflict(SQLModel, table=True):
+    """Two profiles that an identify event would join but that hold different strong identities."""
+
+    __tablename__ = "identity_conflicts"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=AutoIncrement)
+    customer_id: str = Field(foreign_key="customers.id", index=True, max_length=40)
+    other_customer_id: str = Field(foreign_key="customers.id", index=True, max_length=40)
+    kind: str = Field(max_length=20)
+    detail: str = Field(max_length=1000)
+    event_id: str | None = Field(default=None, max_length=200)
+    status: str = Field(default="open", max_length=16)
+    detected_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Conversation(SQLModel, table=True):
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("channel", "address", name="uq_conversations_address"),)
+
+    id: str = Field(default_factory=lambda: new_id("cnv"), primary_key=True, max_length=40)
+    customer_id: str = Field(foreign_key="customers.id", index=True, max_length=40)
+    channel: str = Field(max_length=16)
+    address: str = Field(max_length=320)
+    owner: str = Field(default="bot", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_inbound_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "provider_message_id", name="uq_messages_provider_id"),
+        Index("ix_messages_conversation_created", "conversation_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=AutoIncrement)
+    conversation_id: str = Field(foreign_key="conversations.id", max_length=40)
+    channel: str = Field(max_length=16)
+    direction: str = Field(max_length=8)
+    provider_message_id: str | None = Field(default=None, max_length=200)
+    text: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
+    status: str = Field(default="received", max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Decision(SQLModel, table=True):
+    __tablename__ = "decisions"
+
+    id: str = Field(default_factory=lambda: new_id("dec"), primary_key=True, max_length=40)
+    customer_id: str = Field(foreign_key="customers.id", index=True, max_length=40)
+    trigger: str = Field(max_length=64)
+    action: str = Field(max_length=64)
+    channel: str | None = Field(default=None, max_length=16)
+    verdict: str = Field(max_length=32)
+    reasons: list[str] = Field(default_factory=list, sa_type=PortableJSON)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ScheduledSend(SQLModel, table=True):
+    __tablename__ = "scheduled_sends"
+    __table_args__ = (Index("ix_scheduled_sends_status_due", "status", "due_at"),)
+
+    id: str = Field(default_factory=lambda: new_id("snd"), primary_key=True, max_length=40)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    decision_id: str | None = Field(default=None, foreign_key="decisions.id", max_length=40)
+    customer_id: str = Field(foreign_key="customers.id", index=True, max_length=40)
+    channel: str = Field(max_length=16)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

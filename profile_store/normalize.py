@@ -1,0 +1,58 @@
+"""Canonical forms of identities, so that one person's many spellings meet in one profile."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+from profile_store.models import IdentityKind
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalize_phone(raw: str, default_region: str = "US") -> str:
+    """E.164, so that SMS and WhatsApp from one number are one customer."""
+    text = raw.strip()
+    for prefix in ("whatsapp:", "tel:", "sms:"):
+        if text.lower().startswith(prefix):
+            text = text[len(prefix) :]
+    try:
+        number = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number: {raw!r}") from exc
+    # "possible" rather than "valid": fictional 555 numbers and new ranges must still resolve.
+    if not phonenumbers.is_possible_number(number):
+        raise ValueError(f"not a possible phone number: {raw!r}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_email(raw: str) -> str:
+    text = raw.strip().lower()
+    if not _EMAIL.match(text) or len(text) > 320:
+        raise ValueError(f"not an email address: {raw!r}")
+    return text
+
+
+def normalize_telegram_id(raw: str | int) -> str:
+    text = str(raw).strip()
+    if not text.lstrip("-").isdigit():
+        raise ValueError(f"a Telegram id is a number, got {raw!r}")
+    return str(int(text))
+
+
+def normalize_opaque(raw: str) -> str:
+    text = raw.strip()
+    if not text or len(text) > 200:
+        raise ValueError("must be 1 to 200 characters")
+    return text
+
+
+def normalize_identity(kind: IdentityKind, raw: str | int, default_region: str = "US") -> str:
+    if kind is IdentityKind.PHONE:
+        return normalize_phone(str(raw), default_region)
+    if kind is IdentityKind.EMAIL:
+        return normalize_email(str(raw))
+    if kind is IdentityKind.TELEGRAM_ID:
+        return normalize_telegram_id(raw)
+    return normalize_opaque(str(raw))
