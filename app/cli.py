@@ -10,7 +10,9 @@ from app.write_key import resolve_write_key
 
 cli = typer.Typer(help="ChatCommerce: conversational commerce bot and customer profile store.")
 db_cli = typer.Typer(help="Database schema.")
+demo_cli = typer.Typer(help="Demo data for trying the bot out.")
 cli.add_typer(db_cli, name="db")
+cli.add_typer(demo_cli, name="demo")
 
 
 @cli.callback()
@@ -31,7 +33,9 @@ def serve(
     settings = Settings()
     key, generated = resolve_write_key(settings)
     where = "generated and saved in" if generated else "from"
-    source = "CHATCOMMERCE_WRITE_KEY" if settings.write_key else str(settings.data_dir / "write_key")
+    source = (
+        "CHATCOMMERCE_WRITE_KEY" if settings.write_key else str(settings.data_dir / "write_key")
+    )
     typer.echo(f"Write key ({where} {source}): {key}")
     typer.echo(f"API docs: http://{host}:{port}/docs")
     uvicorn.run(
@@ -52,6 +56,20 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) 
     settings = Settings()
     upgrade(settings.sqlalchemy_url, revision)
     typer.echo(f"Database at revision {current_revision(settings.sqlalchemy_url)}.")
+
+
+@demo_cli.command("load")
+def demo_load() -> None:
+    """Load demo shoppers and their events (safe to run again: nothing is stored twice)."""
+    import asyncio
+
+    from app.demo import load_demo_profiles
+
+    result = asyncio.run(load_demo_profiles(Settings()))
+    typer.echo(
+        f"Demo profiles: {result.accepted} events stored, {result.duplicates} already there, "
+        f"{len(result.customer_ids)} customers."
+    )
 
 
 def main() -> None:

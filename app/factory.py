@@ -9,9 +9,11 @@ import structlog
 from fastapi import FastAPI
 
 from app.container import Container
+from app.openapi import document_models
 from app.routers import events, health, profiles
 from app.settings import Settings
 from app.write_key import resolve_write_key
+from profile_store.schemas import EventIn
 
 log = structlog.get_logger(__name__)
 
@@ -40,4 +42,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(events.router)
     app.include_router(profiles.router)
+    document_models(app, EventIn)
     return app

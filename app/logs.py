@@ -26,10 +26,13 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer
-        ], foreign_pre_chain=shared)
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=shared,
+        )
     )
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
+    # Migrations narrate every step at INFO; only their problems matter to an operator.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

@@ -64,6 +64,8 @@ class Customer(SQLModel, table=True):
     locale: str | None = Field(default=None, max_length=35)
     loyalty_tier: str | None = Field(default=None, max_length=64)
     attributes: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
+    # When each profile field was last set, so a late identify event cannot undo a newer one.
+    field_times: dict[str, str] = Field(default_factory=dict, sa_type=PortableJSON)
 
 
 class Identity(SQLModel, table=True):

@@ -48,7 +48,7 @@ def database_url(
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         data_dir=tmp_path / "var",
         database_url=database_url,
         write_key=WRITE_KEY,

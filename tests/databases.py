@@ -43,7 +43,7 @@ class PostgresTemplates:
 
     def _execute(self, sql: str) -> None:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute(sql)
 
     def create(self) -> str:
         name = f"cc_test_{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,109 @@
+"""``POST /v1/events``: the shop's behavioural events, one or a batch, into the profile store."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from app.deps import ContainerDep, WriteKey
+from profile_store.database import transaction
+from profile_store.ingest import EventBatchRejectedError, ingest_events, validate_events
+from profile_store.schemas import EventError, EventIn, IngestResult
+
+log = structlog.get_logger(__name__)
+router = APIRouter(prefix="/v1", tags=["events"])
+
+# Concurrent batches naming the same new identity or event race on unique keys; the loser
+# retries and then sees the winner's rows.
+RACE_RETRIES = 3
+
+_BODY_SCHEMA = {
+    "oneOf": [
+        {"$ref": "#/components/schemas/EventIn"},
+        {
+            "type": "object",
+            "properties": {
+                "batch": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/EventIn"},
+                    "maxItems": 1000,
+                }
+            },
+            "required": ["batch"],
+        },
+    ]
+}
+
+
+def _unwrap(payload: Any, limit: int) -> list[Any]:
+    if isinstance(payload, dict) and "batch" in payload:
+        batch = payload["batch"]
+        if not isinstance(batch, list) or not batch:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, "'batch' must be a non-empty list of events"
+            )
+        if len(batch) > limit:
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE,
+                f"batch has {len(batch)} events; the limit is {limit}: split it",
+            )
+        return batch
+    if isinstance(payload, dict):
+        return [payload]
+    raise HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        'body must be one event object or {"batch": [event, ...]}',
+    )
+
+
+@router.post(
+    "/events",
+    summary="Ingest one event or a batch of up to 1,000",
+    response_model=IngestResult,
+    dependencies=[WriteKey],
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _BODY_SCHEMA}}}
+    },
+    responses={
+        422: {"description": "Each bad event by index and field; nothing from the batch stored"},
+        401: {"description": "Missing or wrong write key"},
+    },
+)
+async def post_events(request: Request, container: ContainerDep) -> Any:
+    try:
+        payload = await request.json()
+    except ValueError:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "body is not valid JSON") from None
+    raw_events = _unwrap(payload, container.settings.max_batch_size)
+    try:
+        events = validate_events(raw_events, default_region=container.settings.default_phone_region)
+        for attempt in range(1, RACE_RETRIES + 1):
+            try:
+                async with transaction(container.sessions) as session:
+                    return await ingest_events(session, events)
+            except (IntegrityError, OperationalError) as exc:
+                if attempt == RACE_RETRIES:
+                    raise
+                log.info("events.retry", attempt=attempt, error=type(exc).__name__)
+                await asyncio.sleep(0.01 * attempt)
+    except EventBatchRejectedError as exc:
+        return _rejected(exc.errors)
+    raise AssertionError("unreachable")
+
+
+def _rejected(errors: list[EventError]) -> JSONResponse:
+    return JSONResponse(
+        {
+            "detail": f"{len(errors)} invalid field(s); no event of this request was stored",
+            "errors": [e.model_dump() for e in errors],
+        },
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+    )
+
+
+__all__ = ["EventIn", "router"]
