@@ -41,7 +41,8 @@ pytest: install-dev
 test: lint typecheck pytest
 
 bench: install-dev
-	$(BIN)/python -m bench
+	for script in bench/[a-z]*.py; do name=$$(basename $$script .py); \
+	  [ $$name = server ] || $(BIN)/python -m bench.$$name || exit 1; done
 
 lock: install-dev
 	$(BIN)/pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt

@@ -74,3 +74,7 @@ def demo_load() -> None:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -177,6 +177,6 @@ async def load_demo_profiles(settings: Settings) -> IngestResult:
     engine = create_engine(settings.sqlalchemy_url)
     try:
         async with transaction(session_factory(engine)) as session:
-            return await ingest_events(session, events)
+            return (await ingest_events(session, events)).result()
     finally:
         await engine.dispose()

@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if generated:
             log.warning("write_key.generated", path=str(settings.data_dir / "write_key"))
         container = Container.build(settings, write_key)
+        container.start()
         app.state.container = container
         try:
             yield

@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlmodel import col, select
+from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from profile_store.models import Channel, Consent, ConsentPurpose, ConsentStatus
+from profile_store.schemas import ConsentView
+
+CONSENTS = Consent.__table__  # type: ignore[attr-defined]
 
 
 async def record_consent(
@@ -40,23 +43,29 @@ async def record_consent(
     return row
 
 
-async def consent_history(session: AsyncSession, customer_id: str) -> Sequence[Consent]:
-    rows = await session.exec(
-        select(Consent)
-        .where(Consent.customer_id == customer_id)
-        .order_by(col(Consent.occurred_at), col(Consent.id))
+async def consent_history(session: AsyncSession, customer_id: str) -> list[ConsentView]:
+    """Every consent change of a customer, oldest first by when it happened."""
+    connection = await session.connection()
+    rows = await connection.execute(
+        select(
+            CONSENTS.c.channel,
+            CONSENTS.c.purpose,
+            CONSENTS.c.status,
+            CONSENTS.c.source,
+            CONSENTS.c.occurred_at,
+        )
+        .where(CONSENTS.c.customer_id == customer_id)
+        .order_by(CONSENTS.c.occurred_at, CONSENTS.c.id)
     )
-    return rows.all()
+    return [ConsentView.model_validate(row._mapping) for row in rows]
 
 
-def current_consents(history: Sequence[Consent]) -> list[Consent]:
-    """The latest change per (channel, purpose), by when it happened, not when it arrived."""
-    latest: dict[tuple[str, str], Consent] = {}
+def current_consents(history: Sequence[ConsentView]) -> list[ConsentView]:
+    """The latest change per (channel, purpose), by when it happened, not when it arrived.
+
+    ``history`` must be in the order :func:`consent_history` returns.
+    """
+    latest: dict[tuple[str, str], ConsentView] = {}
     for row in history:
-        key = (row.channel, row.purpose)
-        if key not in latest or (row.occurred_at, row.id or 0) >= (
-            latest[key].occurred_at,
-            latest[key].id or 0,
-        ):
-            latest[key] = row
+        latest[(row.channel, row.purpose)] = row
     return [latest[key] for key in sorted(latest)]

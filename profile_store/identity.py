@@ -5,20 +5,32 @@ an email, an anonymous web visitor id). A ref that names identities owned by sev
 joins them: the weaker profiles merge into the strongest, unless both already hold different
 strong identities (two shop accounts, two verified emails or phones), which is recorded as a
 conflict for review instead of being merged.
+
+Written with SQLAlchemy Core: the events API resolves thousands of refs a second, and new
+customers and identities are inserted in one statement per batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import update
-from sqlmodel import and_, col, or_, select
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from profile_store import models as m
-from profile_store.models import Customer, Identity, IdentityKind
+from profile_store.models import Customer, IdentityKind, new_id
 from profile_store.schemas import CustomerRef
-from profile_store.traits import merge_traits
+from profile_store.trait_store import delete_traits, load_traits, save_traits
+from profile_store.traits import TraitState, merge_traits
+
+CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+IDENTITIES = m.Identity.__table__  # type: ignore[attr-defined]
+CONFLICTS = m.IdentityConflict.__table__  # type: ignore[attr-defined]
+MERGES = m.ProfileMerge.__table__  # type: ignore[attr-defined]
 
 # Identities that say "this is a known, distinct person". Two profiles each holding one of the
 # same kind are different people as far as automation can tell.
@@ -31,15 +43,16 @@ _RANK = {
     IdentityKind.TELEGRAM_ID: 2,
     IdentityKind.ANONYMOUS_ID: 1,
 }
-
 # Tables whose rows follow a customer when its profile merges into another.
-_OWNED_TABLES: tuple[type, ...] = (
-    m.Event,
-    m.Consent,
-    m.Conversation,
-    m.Decision,
-    m.ScheduledSend,
+_OWNED_TABLES: tuple[Any, ...] = (
+    m.Event.__table__,  # type: ignore[attr-defined]
+    m.Consent.__table__,  # type: ignore[attr-defined]
+    m.Conversation.__table__,  # type: ignore[attr-defined]
+    m.Decision.__table__,  # type: ignore[attr-defined]
+    m.ScheduledSend.__table__,  # type: ignore[attr-defined]
+    IDENTITIES,
 )
+_PROFILE_FIELDS = ("first_name", "last_name", "timezone", "locale", "loyalty_tier")
 
 
 class UnknownCustomerError(LookupError):
@@ -48,83 +61,140 @@ class UnknownCustomerError(LookupError):
         self.customer_id = customer_id
 
 
+@dataclass(slots=True)
+class _Known:
+    merged_into: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _IdentityRow:
+    kind: str
+    value: str
+    verified: bool
+
+
 class IdentityResolver:
     """Resolves many refs in one transaction with few queries (the events API sends batches).
 
-    Call :meth:`prefetch` with every ref of a batch first; :meth:`resolve` then only touches the
-    database for new customers and merges.
+    Call :meth:`prefetch` with every ref of a batch first; :meth:`resolve` then touches the
+    database only for merges. New customers and identities wait in memory until
+    :meth:`flush_pending` (which a merge also triggers).
     """
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self._owner: dict[tuple[str, str], str] = {}  # (kind, value) -> customer id
-        self._customers: dict[str, Customer] = {}
-        self._identities: dict[str, list[Identity]] = {}  # customer id -> identities
+        self._looked_up: set[tuple[str, str]] = set()  # pairs asked of the database already
+        self._known: dict[str, _Known] = {}
+        self._identities: dict[str, list[_IdentityRow]] = {}  # loaded lazily, for merges
+        self._conflicts: set[frozenset[str]] = set()
+        self._new_customers: list[dict[str, Any]] = []
+        self._new_identities: list[dict[str, Any]] = []
+
+    async def _conn(self) -> AsyncConnection:
+        return await self.session.connection()
 
     async def prefetch(self, refs: Iterable[CustomerRef]) -> None:
         refs = list(refs)
-        pairs = {pair for ref in refs for pair in ref.identities()}
+        wanted = {
+            (kind.value, value)
+            for ref in refs
+            for kind, value in ref.identities()
+            if (kind.value, value) not in self._looked_up
+        }
         customer_ids = {ref.customer_id for ref in refs if ref.customer_id}
-        by_kind: dict[str, set[str]] = {}
-        for kind, value in pairs:
-            if (kind.value, value) not in self._owner:
-                by_kind.setdefault(kind.value, set()).add(value)
-        if by_kind:
+        if wanted:
+            by_kind: dict[str, list[str]] = {}
+            for kind_name, value in sorted(wanted):
+                by_kind.setdefault(kind_name, []).append(value)
             clause = or_(
                 *(
-                    and_(col(Identity.kind) == kind, col(Identity.value).in_(sorted(values)))
-                    for kind, values in by_kind.items()
+                    and_(IDENTITIES.c.kind == kind_name, IDENTITIES.c.value.in_(values))
+                    for kind_name, values in by_kind.items()
                 )
             )
-            rows = (await self.session.exec(select(Identity).where(clause))).all()
-            for identity in rows:
-                self._owner[(identity.kind, identity.value)] = identity.customer_id
-                customer_ids.add(identity.customer_id)
+            conn = await self._conn()
+            # Joined with the owner's row so the common case (no merge) needs no second query.
+            query = select(
+                IDENTITIES.c.kind,
+                IDENTITIES.c.value,
+                IDENTITIES.c.customer_id,
+                CUSTOMERS.c.merged_into_id,
+                CUSTOMERS.c.created_at,
+            ).join(CUSTOMERS, CUSTOMERS.c.id == IDENTITIES.c.customer_id)
+            for kind_name, value, customer_id, merged_into, created in await conn.execute(
+                query.where(clause)
+            ):
+                self._owner[(kind_name, value)] = customer_id
+                self._known[customer_id] = _Known(merged_into, created)
+                customer_ids.add(customer_id)
+            self._looked_up |= wanted
         await self._load_customers(customer_ids)
 
     async def _load_customers(self, ids: set[str]) -> None:
-        missing = {i for i in ids if i not in self._customers}
+        missing = {i for i in ids if i not in self._known}
         while missing:
-            rows = (
-                await self.session.exec(
-                    select(Customer).where(col(Customer.id).in_(sorted(missing)))
+            conn = await self._conn()
+            rows = await conn.execute(
+                select(CUSTOMERS.c.id, CUSTOMERS.c.merged_into_id, CUSTOMERS.c.created_at).where(
+                    CUSTOMERS.c.id.in_(sorted(missing))
                 )
-            ).all()
-            for customer in rows:
-                self._customers[customer.id] = customer
+            )
+            found = {cid: _Known(merged, created) for cid, merged, created in rows}
+            self._known.update(found)
             # Follow merges so a stale id still reaches the surviving profile.
             missing = {
-                c.merged_into_id
-                for c in rows
-                if c.merged_into_id and c.merged_into_id not in self._customers
+                k.merged_into
+                for k in found.values()
+                if k.merged_into and k.merged_into not in self._known
             }
-        to_load = [i for i in ids if i in self._customers and i not in self._identities]
-        if to_load:
-            rows_i = (
-                await self.session.exec(
-                    select(Identity).where(col(Identity.customer_id).in_(to_load))
-                )
-            ).all()
-            for cid in to_load:
-                self._identities[cid] = []
-            for identity in rows_i:
-                self._identities.setdefault(identity.customer_id, []).append(identity)
 
-    def known(self, ref: CustomerRef) -> Customer | None:
+    async def _load_identities(self, ids: Iterable[str]) -> None:
+        await self.flush_pending()
+        to_load = sorted(i for i in ids if i not in self._identities)
+        if not to_load:
+            return
+        for cid in to_load:
+            self._identities[cid] = []
+        conn = await self._conn()
+        rows = await conn.execute(
+            select(
+                IDENTITIES.c.customer_id,
+                IDENTITIES.c.kind,
+                IDENTITIES.c.value,
+                IDENTITIES.c.verified,
+            ).where(IDENTITIES.c.customer_id.in_(to_load))
+        )
+        for cid, kind, value, verified in rows:
+            self._identities[cid].append(_IdentityRow(kind, value, verified))
+
+    async def flush_pending(self) -> None:
+        """Insert the customers and identities created so far."""
+        if self._new_customers:
+            conn = await self._conn()
+            await conn.execute(insert(CUSTOMERS), self._new_customers)
+            self._new_customers = []
+        if self._new_identities:
+            conn = await self._conn()
+            await conn.execute(insert(IDENTITIES), self._new_identities)
+            self._new_identities = []
+
+    def known(self, ref: CustomerRef) -> str | None:
         """The prefetched owner of ``ref``, without creating or merging anything."""
         if ref.customer_id:
-            return self.canonical(ref.customer_id) if ref.customer_id in self._customers else None
+            return self.canonical(ref.customer_id) if ref.customer_id in self._known else None
         for kind, value in ref.identities():
             owner = self._owner.get((kind.value, value))
             if owner is not None:
                 return self.canonical(owner)
         return None
 
-    def canonical(self, customer_id: str) -> Customer:
-        customer = self._customers[customer_id]
-        while customer.merged_into_id:
-            customer = self._customers[customer.merged_into_id]
-        return customer
+    def canonical(self, customer_id: str) -> str:
+        """The surviving profile for a customer id, following merges."""
+        while (parent := self._known[customer_id].merged_into) is not None:
+            customer_id = parent
+        return customer_id
 
     async def resolve(
         self,
@@ -133,149 +203,180 @@ class IdentityResolver:
         reason: str,
         event_id: str | None = None,
         verified: bool = True,
-    ) -> Customer:
+    ) -> str:
+        """The customer id for ``ref``: found, created, or the survivor of a merge."""
         await self.prefetch([ref])
-        candidates: dict[str, Customer] = {}
+        candidates: set[str] = set()
         if ref.customer_id:
-            if ref.customer_id not in self._customers:
+            if ref.customer_id not in self._known:
                 raise UnknownCustomerError(ref.customer_id)
-            explicit = self.canonical(ref.customer_id)
-            candidates[explicit.id] = explicit
+            candidates.add(self.canonical(ref.customer_id))
         for kind, value in ref.identities():
             owner = self._owner.get((kind.value, value))
             if owner is not None:
-                customer = self.canonical(owner)
-                candidates[customer.id] = customer
+                candidates.add(self.canonical(owner))
 
         if not candidates:
-            target = Customer()
-            self.session.add(target)
-            self._customers[target.id] = target
-            self._identities[target.id] = []
+            target = self._create_customer()
         elif len(candidates) == 1:
-            target = next(iter(candidates.values()))
+            target = next(iter(candidates))
         else:
-            target = self._choose_target(ref, list(candidates.values()))
-            for other in candidates.values():
-                if other.id == target.id:
-                    continue
-                clash = self._strong_clash(target.id, other.id)
+            await self._load_identities(candidates)
+            target = self._choose_target(ref, candidates)
+            for other in sorted(candidates - {target}):
+                clash = self._strong_clash(target, other)
                 if clash:
-                    await self._record_conflict(target.id, other.id, clash, event_id)
+                    await self._record_conflict(target, other, clash, event_id)
                 else:
                     await self._merge(other, target, reason=reason, event_id=event_id)
 
+        now = datetime.now(UTC)
         for kind, value in ref.identities():
             if (kind.value, value) not in self._owner:
-                identity = Identity(
-                    customer_id=target.id, kind=kind.value, value=value, verified=verified
+                self._new_identities.append(
+                    {
+                        "customer_id": target,
+                        "kind": kind.value,
+                        "value": value,
+                        "verified": verified,
+                        "created_at": now,
+                    }
                 )
-                self.session.add(identity)
-                self._owner[(kind.value, value)] = target.id
-                self._identities.setdefault(target.id, []).append(identity)
+                self._owner[(kind.value, value)] = target
+                self._looked_up.add((kind.value, value))
+                if target in self._identities:
+                    self._identities[target].append(_IdentityRow(kind.value, value, verified))
         return target
 
-    def _choose_target(self, ref: CustomerRef, candidates: list[Customer]) -> Customer:
+    def _create_customer(self) -> str:
+        now = datetime.now(UTC)
+        customer_id = new_id("cus")
+        self._new_customers.append(
+            {
+                "id": customer_id,
+                "created_at": now,
+                "updated_at": now,
+                "attributes": {},
+                "field_times": {},
+            }
+        )
+        self._known[customer_id] = _Known(None, now)
+        self._identities[customer_id] = []
+        return customer_id
+
+    def _choose_target(self, ref: CustomerRef, candidates: set[str]) -> str:
         if ref.customer_id:
             return self.canonical(ref.customer_id)
 
-        def strength(customer: Customer) -> tuple[int, float]:
-            ranks = [_RANK[IdentityKind(i.kind)] for i in self._identities.get(customer.id, [])]
-            return (max(ranks, default=0), -customer.created_at.timestamp())
+        def strength(customer_id: str) -> tuple[int, float, str]:
+            ranks = [_RANK[IdentityKind(i.kind)] for i in self._identities[customer_id]]
+            created = self._known[customer_id].created_at.timestamp()
+            return (max(ranks, default=0), -created, customer_id)
 
         return max(candidates, key=strength)
 
     def _strong_clash(self, a: str, b: str) -> str | None:
         for kind in STRONG_KINDS:
-            mine = {i.value for i in self._identities.get(a, []) if i.kind == kind and i.verified}
-            theirs = {i.value for i in self._identities.get(b, []) if i.kind == kind and i.verified}
+            mine = {i.value for i in self._identities[a] if i.kind == kind and i.verified}
+            theirs = {i.value for i in self._identities[b] if i.kind == kind and i.verified}
             if mine and theirs and not mine & theirs:
                 return f"{kind.value}: {sorted(mine)} vs {sorted(theirs)}"
         return None
 
     async def _record_conflict(self, a: str, b: str, detail: str, event_id: str | None) -> None:
-        existing = (
-            await self.session.exec(
-                select(m.IdentityConflict).where(
-                    or_(
-                        and_(
-                            col(m.IdentityConflict.customer_id) == a,
-                            col(m.IdentityConflict.other_customer_id) == b,
-                        ),
-                        and_(
-                            col(m.IdentityConflict.customer_id) == b,
-                            col(m.IdentityConflict.other_customer_id) == a,
-                        ),
-                    ),
-                    m.IdentityConflict.status == "open",
-                )
+        pair = frozenset((a, b))
+        if pair in self._conflicts:
+            return
+        self._conflicts.add(pair)
+        conn = await self._conn()
+        existing = await conn.execute(
+            select(CONFLICTS.c.id).where(
+                or_(
+                    and_(CONFLICTS.c.customer_id == a, CONFLICTS.c.other_customer_id == b),
+                    and_(CONFLICTS.c.customer_id == b, CONFLICTS.c.other_customer_id == a),
+                ),
+                CONFLICTS.c.status == "open",
             )
-        ).first()
-        if existing is None:
-            self.session.add(
-                m.IdentityConflict(
+        )
+        if existing.first() is None:
+            await conn.execute(
+                insert(CONFLICTS).values(
                     customer_id=a,
                     other_customer_id=b,
                     kind=detail.split(":", 1)[0],
                     detail=detail,
                     event_id=event_id,
+                    status="open",
+                    detected_at=datetime.now(UTC),
                 )
             )
 
-    async def _merge(
-        self, source: Customer, target: Customer, *, reason: str, event_id: str | None
-    ) -> None:
-        """Move everything ``source`` owns to ``target``; nothing is deleted but derived traits."""
-        session = self.session
-        await session.flush()
+    async def _merge(self, source: str, target: str, *, reason: str, event_id: str | None) -> None:
+        """Move everything ``source`` owns to ``target``; nothing is lost, the merge is logged."""
+        await self.flush_pending()
+        conn = await self._conn()
         moved: dict[str, int] = {}
-        for table in (*_OWNED_TABLES, Identity):
-            result = await session.exec(
-                update(table)
-                .where(table.customer_id == source.id)  # type: ignore[attr-defined]
-                .values(customer_id=target.id)
-                .execution_options(synchronize_session=False)
+        for table in _OWNED_TABLES:
+            result = await conn.execute(
+                update(table).where(table.c.customer_id == source).values(customer_id=target)
             )
-            moved[table.__tablename__] = result.rowcount  # type: ignore[attr-defined]
+            moved[str(table.name)] = result.rowcount
         # Profiles merged earlier into the source now point straight at the target.
-        await session.exec(
-            update(Customer)
-            .where(col(Customer.merged_into_id) == source.id)
-            .values(merged_into_id=target.id)
-            .execution_options(synchronize_session=False)
+        await conn.execute(
+            update(CUSTOMERS)
+            .where(CUSTOMERS.c.merged_into_id == source)
+            .values(merged_into_id=target)
         )
-        for customer in self._customers.values():
-            if customer.merged_into_id == source.id:
-                customer.merged_into_id = target.id
-        for identity in self._identities.pop(source.id, []):
-            identity.customer_id = target.id
-            self._identities.setdefault(target.id, []).append(identity)
-            self._owner[(identity.kind, identity.value)] = target.id
+        for known in self._known.values():
+            if known.merged_into == source:
+                known.merged_into = target
+        for row in self._identities.pop(source, []):
+            self._identities[target].append(row)
+            self._owner[(row.kind, row.value)] = target
 
-        source_traits = await session.get(m.CustomerTraits, source.id)
-        if source_traits is not None:
-            target_traits = await session.get(m.CustomerTraits, target.id)
-            if target_traits is None:
-                target_traits = m.CustomerTraits(customer_id=target.id)
-                session.add(target_traits)
-            merge_traits(target_traits, source_traits)
-            await session.delete(source_traits)
+        traits = await load_traits(self.session, [source, target])
+        if source in traits:
+            merged = traits.get(target) or TraitState(customer_id=target)
+            merge_traits(merged, traits[source])
+            await save_traits(self.session, [merged], existing=set(traits) - {source})
+            await delete_traits(self.session, source)
 
-        for field in ("first_name", "last_name", "timezone", "locale", "loyalty_tier"):
-            if getattr(target, field) is None and getattr(source, field) is not None:
-                setattr(target, field, getattr(source, field))
-        target.attributes = {**source.attributes, **target.attributes}
-        source.merged_into_id = target.id
-        session.add(
-            m.ProfileMerge(
-                source_customer_id=source.id,
-                target_customer_id=target.id,
+        await self._merge_profile_fields(conn, source, target)
+        self._known[source].merged_into = target
+        await conn.execute(
+            insert(MERGES).values(
+                source_customer_id=source,
+                target_customer_id=target,
                 reason=reason,
                 event_id=event_id,
                 moved=moved,
+                merged_at=datetime.now(UTC),
             )
         )
-        await session.flush()
+
+    async def _merge_profile_fields(self, conn: AsyncConnection, source: str, target: str) -> None:
+        columns = [CUSTOMERS.c[name] for name in (*_PROFILE_FIELDS, "attributes", "field_times")]
+        rows = {
+            row.id: row
+            for row in await conn.execute(
+                select(CUSTOMERS.c.id, *columns).where(CUSTOMERS.c.id.in_([source, target]))
+            )
+        }
+        mine, theirs = rows[target], rows[source]
+        values: dict[str, Any] = {
+            name: getattr(theirs, name)
+            for name in _PROFILE_FIELDS
+            if getattr(mine, name) is None and getattr(theirs, name) is not None
+        }
+        values["attributes"] = {**theirs.attributes, **mine.attributes}
+        values["field_times"] = {**theirs.field_times, **mine.field_times}
+        values["merged_into_id"] = None
+        await conn.execute(update(CUSTOMERS).where(CUSTOMERS.c.id == target).values(values))
+        await conn.execute(
+            update(CUSTOMERS)
+            .where(CUSTOMERS.c.id == source)
+            .values(merged_into_id=target, updated_at=datetime.now(UTC))
+        )
 
 
 async def resolve_identity(
@@ -290,13 +391,16 @@ async def resolve_identity(
 
     Runs in the caller's transaction; the caller commits.
     """
-    return await IdentityResolver(session).resolve(
-        ref, reason=reason, event_id=event_id, verified=verified
-    )
+    resolver = IdentityResolver(session)
+    customer_id = await resolver.resolve(ref, reason=reason, event_id=event_id, verified=verified)
+    await resolver.flush_pending()
+    customer = await session.get(Customer, customer_id, populate_existing=True)
+    assert customer is not None
+    return customer
 
 
-async def find_customer(session: AsyncSession, ref: CustomerRef) -> Customer | None:
-    """Read-only lookup: the customer for a ref, or None. Never creates or merges."""
+async def find_customer_id(session: AsyncSession, ref: CustomerRef) -> str | None:
+    """Read-only lookup: the surviving customer id for a ref, or None. Never creates or merges."""
     resolver = IdentityResolver(session)
     await resolver.prefetch([ref])
     return resolver.known(ref)

@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import insert
-from sqlmodel import col, select
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from profile_store.consent import record_consent
 from profile_store.identity import IdentityResolver, UnknownCustomerError
-from profile_store.models import Customer, CustomerTraits, Event
+from profile_store.models import Customer, Event
 from profile_store.schemas import (
     PROPERTY_SCHEMAS,
     ConsentProps,
@@ -27,7 +27,11 @@ from profile_store.schemas import (
     IdentifyProps,
     IngestResult,
 )
-from profile_store.traits import apply_event
+from profile_store.trait_store import load_traits, save_traits
+from profile_store.traits import TraitState, apply_event
+
+EVENTS = Event.__table__  # type: ignore[attr-defined]
+CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 
 # Clocks differ; an event from further ahead than this is a bug in the sender, not skew.
 MAX_CLOCK_SKEW = timedelta(hours=24)
@@ -105,9 +109,26 @@ def validate_events(
     return validated
 
 
+@dataclass(frozen=True, slots=True)
+class StoredEvents:
+    """What became of each event handed to :func:`ingest_events`, in the same order."""
+
+    customer_ids: list[str | None]  # the owner for a newly stored event; None for a duplicate
+
+    def result(self, start: int = 0, stop: int | None = None) -> IngestResult:
+        """The summary for events ``start:stop`` (one request's share of a group commit)."""
+        owners = self.customer_ids[start:stop]
+        stored = [cid for cid in owners if cid is not None]
+        return IngestResult(
+            accepted=len(stored),
+            duplicates=len(owners) - len(stored),
+            customer_ids=sorted(set(stored)),
+        )
+
+
 async def ingest_events(
     session: AsyncSession, events: Sequence[ValidatedEvent], *, now: datetime | None = None
-) -> IngestResult:
+) -> StoredEvents:
     """Store new events, resolve their customers and fold them into traits, in the caller's
     transaction. Events whose ``event_id`` is already stored (or repeated in the batch) are
     acknowledged and skipped."""
@@ -115,18 +136,82 @@ async def ingest_events(
     unique: dict[str, ValidatedEvent] = {}
     for item in events:
         unique.setdefault(item.event.event_id, item)
+    connection = await session.connection()
     stored = set(
         (
-            await session.exec(select(Event.event_id).where(col(Event.event_id).in_(list(unique))))
-        ).all()
+            await connection.execute(
+                select(EVENTS.c.event_id).where(EVENTS.c.event_id.in_(list(unique)))
+            )
+        )
+        .scalars()
+        .all()
     )
     fresh = [item for event_id, item in unique.items() if event_id not in stored]
 
     resolver = IdentityResolver(session)
     await resolver.prefetch(item.event.customer for item in fresh)
-    owners: list[Customer] = []
+    # The resolver keeps its own view of pending rows, so flushing before each of its queries
+    # would only cost time.
+    with session.no_autoflush:
+        owners, errors = await _resolve_all(resolver, fresh)
+    if errors:
+        raise EventBatchRejectedError(errors)
+    await resolver.flush_pending()  # new customers and identities exist before their events
+
+    # A merge later in the batch may have moved a customer resolved earlier: use the survivor.
+    customer_of = [resolver.canonical(owner) for owner in owners]
+    if fresh:
+        await connection.execute(
+            insert(EVENTS),
+            [
+                {
+                    "event_id": item.event.event_id,
+                    "customer_id": customer_id,
+                    "type": item.event.type,
+                    "properties": item.event.properties,
+                    "occurred_at": item.event.occurred_at,
+                    "received_at": now,
+                }
+                for item, customer_id in zip(fresh, customer_of, strict=True)
+            ],
+        )
+
+    touched = set(customer_of)
+    stored_traits = await load_traits(session, touched)
+    traits = {cid: stored_traits.get(cid) or TraitState(customer_id=cid) for cid in touched}
+    identifies: dict[str, list[tuple[IdentifyProps, datetime]]] = {}
+    for item, customer_id in zip(fresh, customer_of, strict=True):
+        event = item.event
+        apply_event(traits[customer_id], event.type, item.props, event.occurred_at)
+        if isinstance(item.props, ConsentProps):
+            await record_consent(
+                session,
+                customer_id,
+                channel=item.props.channel,
+                purpose=item.props.purpose,
+                status=item.props.status,
+                source=item.props.source,
+                occurred_at=event.occurred_at,
+                event_id=event.event_id,
+            )
+        elif isinstance(item.props, IdentifyProps):
+            identifies.setdefault(customer_id, []).append((item.props, event.occurred_at))
+    await save_traits(session, traits.values(), existing=set(stored_traits))
+    await _apply_identifies(connection, identifies)
+    if touched:
+        await connection.execute(
+            update(CUSTOMERS).where(CUSTOMERS.c.id.in_(sorted(touched))).values(updated_at=now)
+        )
+    owner_of = {id(item): cid for item, cid in zip(fresh, customer_of, strict=True)}
+    return StoredEvents([owner_of.get(id(item)) for item in events])
+
+
+async def _resolve_all(
+    resolver: IdentityResolver, items: Sequence[ValidatedEvent]
+) -> tuple[list[str], list[EventError]]:
+    owners: list[str] = []
     errors: list[EventError] = []
-    for item in fresh:
+    for item in items:
         try:
             owners.append(
                 await resolver.resolve(
@@ -144,90 +229,33 @@ async def ingest_events(
                     message=str(exc),
                 )
             )
-    if errors:
-        raise EventBatchRejectedError(errors)
-    await session.flush()  # new customers and identities exist before their events
+    return owners, errors
 
-    # A merge later in the batch may have moved a customer resolved earlier: use the survivor.
-    customer_of = [resolver.canonical(owner.id) for owner in owners]
-    if fresh:
-        connection = await session.connection()
-        await connection.execute(
-            insert(Event),
-            [
-                {
-                    "event_id": item.event.event_id,
-                    "customer_id": customer.id,
-                    "type": item.event.type,
-                    "properties": item.event.properties,
-                    "occurred_at": item.event.occurred_at,
-                    "received_at": now,
-                }
-                for item, customer in zip(fresh, customer_of, strict=True)
-            ],
-        )
 
-    traits = await _load_traits(session, {c.id for c in customer_of})
-    for item, customer in sorted(
-        zip(fresh, customer_of, strict=True), key=lambda pair: pair[0].event.occurred_at
-    ):
-        event = item.event
-        apply_event(traits[customer.id], event.type, item.props, event.occurred_at)
-        if isinstance(item.props, ConsentProps):
-            await record_consent(
-                session,
-                customer.id,
-                channel=item.props.channel,
-                purpose=item.props.purpose,
-                status=item.props.status,
-                source=item.props.source,
-                occurred_at=event.occurred_at,
-                event_id=event.event_id,
-            )
-        elif isinstance(item.props, IdentifyProps):
-            _apply_identify(customer, item.props, event.occurred_at)
-    for customer in {c.id: c for c in customer_of}.values():
-        customer.updated_at = now
-    await session.flush()
-    return IngestResult(
-        accepted=len(fresh),
-        duplicates=len(events) - len(fresh),
-        customer_ids=sorted({c.id for c in customer_of}),
+async def _apply_identifies(
+    connection: AsyncConnection, identifies: dict[str, list[tuple[IdentifyProps, datetime]]]
+) -> None:
+    """Profile fields and custom traits from identify events; the newest value wins."""
+    if not identifies:
+        return
+    columns = [CUSTOMERS.c[name] for name in (*PROFILE_FIELDS, "attributes", "field_times")]
+    rows = await connection.execute(
+        select(CUSTOMERS.c.id, *columns).where(CUSTOMERS.c.id.in_(sorted(identifies)))
     )
-
-
-async def _load_traits(session: AsyncSession, customer_ids: set[str]) -> dict[str, CustomerTraits]:
-    found = {
-        t.customer_id: t
-        for t in (
-            await session.exec(
-                select(CustomerTraits).where(
-                    col(CustomerTraits.customer_id).in_(sorted(customer_ids))
-                )
-            )
-        ).all()
-    }
-    for customer_id in customer_ids - found.keys():
-        found[customer_id] = CustomerTraits(customer_id=customer_id)
-        session.add(found[customer_id])
-    return found
-
-
-def _apply_identify(customer: Customer, props: IdentifyProps, occurred_at: datetime) -> None:
-    """Profile fields and custom traits from an identify event; the newest value wins."""
-    times = dict(customer.field_times)
-    stamp = occurred_at.astimezone(UTC).isoformat()
-    for field in PROFILE_FIELDS:
-        value = getattr(props, field)
-        if value is not None and times.get(field, "") <= stamp:
-            setattr(customer, field, value)
-            times[field] = stamp
-    extra = props.model_extra or {}
-    attributes = dict(customer.attributes)
-    for key, value in extra.items():
-        slot = f"attributes.{key}"
-        if times.get(slot, "") <= stamp:
-            attributes[key] = value
-            times[slot] = stamp
-    customer.attributes = attributes
-    customer.field_times = times
+    for row in rows.all():
+        values: dict[str, Any] = {}
+        times = dict(row.field_times)
+        attributes = dict(row.attributes)
+        for props, occurred_at in identifies[row.id]:
+            stamp = occurred_at.astimezone(UTC).isoformat()
+            for field in PROFILE_FIELDS:
+                value = getattr(props, field)
+                if value is not None and times.get(field, "") <= stamp:
+                    values[field] = value
+                    times[field] = stamp
+            for key, value in (props.model_extra or {}).items():
+                if times.get(f"attributes.{key}", "") <= stamp:
+                    attributes[key] = value
+                    times[f"attributes.{key}"] = stamp
+        values.update(attributes=attributes, field_times=times)
+        await connection.execute(update(CUSTOMERS).where(CUSTOMERS.c.id == row.id).values(values))

@@ -83,30 +83,18 @@ class Identity(SQLModel, table=True):
 class CustomerTraits(SQLModel, table=True):
     """Derived traits, updated in the same transaction as each event.
 
-    Every update is commutative (counts, sums, min/max, timestamped cart lines), so events that
-    arrive out of order leave the same traits as events in order.
+    The times that queries filter on (recency, win-back) are columns; the rest of the fold
+    state (counters, per-currency sums, affinities, cart lines, purchases) is one JSON document,
+    read and written whole: one (de)serialisation per customer keeps ingestion fast.
     """
 
     __tablename__ = "customer_traits"
 
     customer_id: str = Field(foreign_key="customers.id", primary_key=True, max_length=40)
     first_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    last_order_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    event_count: int = 0
-    order_count: int = 0
-    refund_count: int = 0
-    spent: dict[str, float] = Field(default_factory=dict, sa_type=PortableJSON)
-    refunded: dict[str, float] = Field(default_factory=dict, sa_type=PortableJSON)
-    category_affinity: dict[str, float] = Field(default_factory=dict, sa_type=PortableJSON)
-    channel_engagement: dict[str, dict[str, int]] = Field(
-        default_factory=dict, sa_type=PortableJSON
-    )
-    engagement_hours: list[int] = Field(default_factory=lambda: [0] * 24, sa_type=PortableJSON)
-    cart: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
-    purchased_products: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, sa_type=PortableJSON
-    )
+    last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    last_order_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
@@ -11,6 +12,7 @@ from profile_store.models import IdentityKind
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+@lru_cache(maxsize=65536)
 def normalize_phone(raw: str, default_region: str = "US") -> str:
     """E.164, so that SMS and WhatsApp from one number are one customer."""
     text = raw.strip()

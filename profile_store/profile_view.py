@@ -1,70 +1,93 @@
-"""The unified profile as one read model: identities, consent, traits, recent events, merges."""
+"""The unified profile as one read model: identities, consent, traits, recent events, merges.
+
+Read with SQLAlchemy Core straight into the pydantic views: building ORM instances per row
+would cost more than the queries themselves.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlmodel import col, or_, select
+from sqlalchemy import or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from profile_store.consent import consent_history, current_consents
-from profile_store.models import (
-    Customer,
-    CustomerTraits,
-    Event,
-    Identity,
-    IdentityConflict,
-    ProfileMerge,
-)
+from profile_store.models import Customer, Event, Identity, IdentityConflict, ProfileMerge
 from profile_store.schemas import (
     ConflictView,
-    ConsentView,
     EventView,
     IdentityView,
     MergeView,
     ProfileView,
 )
-from profile_store.traits import traits_view
+from profile_store.trait_store import TABLE as TRAITS
+from profile_store.traits import TraitState, traits_view
 
 RECENT_EVENTS = 20
+CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+IDENTITIES = Identity.__table__  # type: ignore[attr-defined]
+EVENTS = Event.__table__  # type: ignore[attr-defined]
+MERGES = ProfileMerge.__table__  # type: ignore[attr-defined]
+CONFLICTS = IdentityConflict.__table__  # type: ignore[attr-defined]
+TRAIT_TIMES = [
+    TRAITS.c[name].label(f"traits_{name}")
+    for name in ("first_seen_at", "last_seen_at", "last_order_at", "updated_at")
+]
 
 
 async def load_profile(
-    session: AsyncSession, customer: Customer, *, requested_ref: str, recent: int = RECENT_EVENTS
+    session: AsyncSession, customer_id: str, *, requested_ref: str, recent: int = RECENT_EVENTS
 ) -> ProfileView:
-    cid = customer.id
-    identities = (
-        await session.exec(
-            select(Identity).where(Identity.customer_id == cid).order_by(col(Identity.id))
+    cid = customer_id
+    conn = await session.connection()
+    customer = (
+        await conn.execute(
+            select(CUSTOMERS, TRAITS.c.data.label("traits_data"), *TRAIT_TIMES)
+            .outerjoin(TRAITS, TRAITS.c.customer_id == CUSTOMERS.c.id)
+            .where(CUSTOMERS.c.id == cid)
         )
-    ).all()
+    ).one()
+    identities = await conn.execute(
+        select(
+            IDENTITIES.c.kind, IDENTITIES.c.value, IDENTITIES.c.verified, IDENTITIES.c.created_at
+        )
+        .where(IDENTITIES.c.customer_id == cid)
+        .order_by(IDENTITIES.c.id)
+    )
+    events = await conn.execute(
+        select(EVENTS.c.event_id, EVENTS.c.type, EVENTS.c.properties, EVENTS.c.occurred_at)
+        .where(EVENTS.c.customer_id == cid)
+        .order_by(EVENTS.c.occurred_at.desc(), EVENTS.c.id.desc())
+        .limit(recent)
+    )
+    merges = await conn.execute(
+        select(
+            MERGES.c.source_customer_id,
+            MERGES.c.target_customer_id,
+            MERGES.c.reason,
+            MERGES.c.merged_at,
+        )
+        .where(MERGES.c.target_customer_id == cid)
+        .order_by(MERGES.c.merged_at)
+    )
+    conflicts = await conn.execute(
+        select(CONFLICTS).where(
+            or_(CONFLICTS.c.customer_id == cid, CONFLICTS.c.other_customer_id == cid)
+        )
+    )
     history = await consent_history(session, cid)
-    traits = await session.get(CustomerTraits, cid)
-    events = (
-        await session.exec(
-            select(Event)
-            .where(Event.customer_id == cid)
-            .order_by(col(Event.occurred_at).desc(), col(Event.id).desc())
-            .limit(recent)
+    traits = (
+        None
+        if customer.traits_data is None
+        else TraitState(
+            customer_id=cid,
+            first_seen_at=customer.traits_first_seen_at,
+            last_seen_at=customer.traits_last_seen_at,
+            last_order_at=customer.traits_last_order_at,
+            updated_at=customer.traits_updated_at,
+            **customer.traits_data,
         )
-    ).all()
-    merges = (
-        await session.exec(
-            select(ProfileMerge)
-            .where(ProfileMerge.target_customer_id == cid)
-            .order_by(col(ProfileMerge.merged_at))
-        )
-    ).all()
-    conflicts = (
-        await session.exec(
-            select(IdentityConflict).where(
-                or_(IdentityConflict.customer_id == cid, IdentityConflict.other_customer_id == cid)
-            )
-        )
-    ).all()
-
-    def consent_view(row: object) -> ConsentView:
-        return ConsentView.model_validate(row, from_attributes=True)
+    )
 
     return ProfileView(
         customer_id=cid,
@@ -76,20 +99,22 @@ async def load_profile(
         loyalty_tier=customer.loyalty_tier,
         attributes=customer.attributes,
         created_at=customer.created_at,
-        identities=[IdentityView.model_validate(i, from_attributes=True) for i in identities],
-        consents=[consent_view(c) for c in current_consents(history)],
-        consent_history=[consent_view(c) for c in history],
+        identities=[IdentityView.model_validate(row._mapping) for row in identities],
+        consents=current_consents(history),
+        consent_history=history,
         traits=traits_view(traits, datetime.now(UTC)),
-        recent_events=[EventView.model_validate(e, from_attributes=True) for e in events],
-        merged_from=[MergeView.model_validate(mg, from_attributes=True) for mg in merges],
+        recent_events=[EventView.model_validate(row._mapping) for row in events],
+        merged_from=[MergeView.model_validate(row._mapping) for row in merges],
         conflicts=[
             ConflictView(
-                other_customer_id=(c.other_customer_id if c.customer_id == cid else c.customer_id),
-                kind=c.kind,
-                detail=c.detail,
-                status=c.status,
-                detected_at=c.detected_at,
+                other_customer_id=(
+                    row.other_customer_id if row.customer_id == cid else row.customer_id
+                ),
+                kind=row.kind,
+                detail=row.detail,
+                status=row.status,
+                detected_at=row.detected_at,
             )
-            for c in conflicts
+            for row in conflicts
         ],
     )

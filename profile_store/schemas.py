@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zoneinfo
 from datetime import datetime
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -66,12 +67,17 @@ class CustomerRef(BaseModel):
             )
         return self
 
-    def identities(self) -> list[tuple[IdentityKind, str]]:
-        return [
+    @cached_property
+    def _pairs(self) -> tuple[tuple[IdentityKind, str], ...]:
+        return tuple(
             (kind, value)
             for kind in IdentityKind
             if (value := getattr(self, kind.value)) is not None
-        ]
+        )
+
+    def identities(self) -> tuple[tuple[IdentityKind, str], ...]:
+        """The (kind, normalized value) pairs this ref names; computed once (hot in ingestion)."""
+        return self._pairs
 
 
 class EventIn(BaseModel):

@@ -7,10 +7,10 @@ which the events arrived, and a late event (sent after a newer one) lands where 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from profile_store.models import CustomerTraits
 from profile_store.schemas import (
     CartLineView,
     CartProps,
@@ -46,6 +46,57 @@ ENGAGEMENT_KINDS = {
 }
 
 
+@dataclass(slots=True)
+class TraitState:
+    """The working copy of one ``customer_traits`` row while events are folded into it.
+
+    A plain dataclass rather than the SQLModel row: ingestion handles thousands per second and
+    ORM instances cost far more to build and flush than the fold itself.
+    """
+
+    customer_id: str
+    first_seen_at: datetime | None = None
+    last_seen_at: datetime | None = None
+    last_order_at: datetime | None = None
+    event_count: int = 0
+    order_count: int = 0
+    refund_count: int = 0
+    spent: dict[str, float] = field(default_factory=dict)
+    refunded: dict[str, float] = field(default_factory=dict)
+    category_affinity: dict[str, float] = field(default_factory=dict)
+    channel_engagement: dict[str, dict[str, int]] = field(default_factory=dict)
+    engagement_hours: list[int] = field(default_factory=lambda: [0] * 24)
+    cart: dict[str, Any] = field(default_factory=dict)
+    purchased_products: dict[str, dict[str, Any]] = field(default_factory=dict)
+    updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @classmethod
+    def from_row(cls, row: Any) -> TraitState:
+        """From a ``customer_traits`` row: time columns plus the JSON ``data`` document."""
+        return cls(
+            customer_id=row.customer_id,
+            first_seen_at=row.first_seen_at,
+            last_seen_at=row.last_seen_at,
+            last_order_at=row.last_order_at,
+            updated_at=row.updated_at,
+            **row.data,
+        )
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "customer_id": self.customer_id,
+            "first_seen_at": self.first_seen_at,
+            "last_seen_at": self.last_seen_at,
+            "last_order_at": self.last_order_at,
+            "updated_at": self.updated_at,
+            "data": {name: getattr(self, name) for name in _DATA_FIELDS},
+        }
+
+
+_COLUMN_FIELDS = {"customer_id", "first_seen_at", "last_seen_at", "last_order_at", "updated_at"}
+_DATA_FIELDS = tuple(f.name for f in fields(TraitState) if f.name not in _COLUMN_FIELDS)
+
+
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat()
 
@@ -54,7 +105,7 @@ def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def apply_event(traits: CustomerTraits, event_type: str, props: Any, occurred_at: datetime) -> None:
+def apply_event(traits: TraitState, event_type: str, props: Any, occurred_at: datetime) -> None:
     """Fold one stored event into ``traits``. ``props`` is the validated properties model."""
     traits.event_count += 1
     if traits.first_seen_at is None or occurred_at < traits.first_seen_at:
@@ -81,7 +132,7 @@ def apply_event(traits: CustomerTraits, event_type: str, props: Any, occurred_at
     traits.updated_at = datetime.now(UTC)
 
 
-def record_engagement(traits: CustomerTraits, channel: str, kind: str, count: int = 1) -> None:
+def record_engagement(traits: TraitState, channel: str, kind: str, count: int = 1) -> None:
     """Count sent/opened/clicked/replied messages on a channel (the channel pipeline calls it)."""
     engagement = {c: dict(v) for c, v in traits.channel_engagement.items()}
     per_channel = engagement.setdefault(
@@ -95,14 +146,14 @@ def _add_money(totals: dict[str, float], currency: str, amount: float) -> dict[s
     return {**totals, currency: round(totals.get(currency, 0.0) + amount, 2)}
 
 
-def _add_affinity(traits: CustomerTraits, weights: dict[str, float]) -> None:
+def _add_affinity(traits: TraitState, weights: dict[str, float]) -> None:
     affinity = dict(traits.category_affinity)
     for category, weight in weights.items():
         affinity[category] = affinity.get(category, 0.0) + weight
     traits.category_affinity = affinity
 
 
-def _cart(traits: CustomerTraits) -> dict[str, Any]:
+def _cart(traits: TraitState) -> dict[str, Any]:
     cart = traits.cart or {}
     return {
         "lines": {k: dict(v) for k, v in cart.get("lines", {}).items()},
@@ -111,7 +162,7 @@ def _cart(traits: CustomerTraits) -> dict[str, Any]:
 
 
 def _change_cart_line(
-    traits: CustomerTraits, props: CartProps, delta: int, occurred_at: datetime
+    traits: TraitState, props: CartProps, delta: int, occurred_at: datetime
 ) -> None:
     cart = _cart(traits)
     cleared_at = _parse(cart["cleared_at"])
@@ -132,7 +183,7 @@ def _change_cart_line(
     traits.cart = cart
 
 
-def _apply_order(traits: CustomerTraits, props: OrderProps, occurred_at: datetime) -> None:
+def _apply_order(traits: TraitState, props: OrderProps, occurred_at: datetime) -> None:
     traits.order_count += 1
     traits.spent = _add_money(traits.spent, props.currency, props.total)
     if traits.last_order_at is None or occurred_at > traits.last_order_at:
@@ -168,17 +219,16 @@ def _apply_order(traits: CustomerTraits, props: OrderProps, occurred_at: datetim
     traits.cart = cart
 
 
-def merge_traits(target: CustomerTraits, source: CustomerTraits) -> None:
+def merge_traits(target: TraitState, source: TraitState) -> None:
     """Fold a merged-away profile's traits into the surviving one."""
     target.event_count += source.event_count
     target.order_count += source.order_count
     target.refund_count += source.refund_count
-    for field in ("first_seen_at",):
-        values = [v for v in (getattr(target, field), getattr(source, field)) if v]
-        setattr(target, field, min(values) if values else None)
-    for field in ("last_seen_at", "last_order_at"):
-        values = [v for v in (getattr(target, field), getattr(source, field)) if v]
-        setattr(target, field, max(values) if values else None)
+    firsts = [v for v in (target.first_seen_at, source.first_seen_at) if v]
+    target.first_seen_at = min(firsts) if firsts else None
+    for name in ("last_seen_at", "last_order_at"):
+        lasts = [v for v in (getattr(target, name), getattr(source, name)) if v]
+        setattr(target, name, max(lasts) if lasts else None)
     for currency, amount in source.spent.items():
         target.spent = _add_money(target.spent, currency, amount)
     for currency, amount in source.refunded.items():
@@ -217,9 +267,9 @@ def merge_traits(target: CustomerTraits, source: CustomerTraits) -> None:
     target.updated_at = datetime.now(UTC)
 
 
-def traits_view(traits: CustomerTraits | None, now: datetime) -> TraitsView:
+def traits_view(traits: TraitState | None, now: datetime) -> TraitsView:
     """The read model of traits: raw counters turned into RFM, LTV, shares and the open cart."""
-    traits = traits or CustomerTraits(customer_id="")
+    traits = traits or TraitState(customer_id="")
     lines = [
         CartLineView(
             product_id=pid,

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-import structlog
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.deps import ContainerDep, WriteKey
-from profile_store.database import transaction
-from profile_store.ingest import EventBatchRejectedError, ingest_events, validate_events
+from profile_store.ingest import EventBatchRejectedError, validate_events
 from profile_store.schemas import EventError, EventIn, IngestResult
 
-log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1", tags=["events"])
-
-# Concurrent batches naming the same new identity or event race on unique keys; the loser
-# retries and then sees the winner's rows.
-RACE_RETRIES = 3
 
 _BODY_SCHEMA = {
     "oneOf": [
@@ -82,18 +73,9 @@ async def post_events(request: Request, container: ContainerDep) -> Any:
     raw_events = _unwrap(payload, container.settings.max_batch_size)
     try:
         events = validate_events(raw_events, default_region=container.settings.default_phone_region)
-        for attempt in range(1, RACE_RETRIES + 1):
-            try:
-                async with transaction(container.sessions) as session:
-                    return await ingest_events(session, events)
-            except (IntegrityError, OperationalError) as exc:
-                if attempt == RACE_RETRIES:
-                    raise
-                log.info("events.retry", attempt=attempt, error=type(exc).__name__)
-                await asyncio.sleep(0.01 * attempt)
+        return await container.event_writer.submit(events)
     except EventBatchRejectedError as exc:
         return _rejected(exc.errors)
-    raise AssertionError("unreachable")
 
 
 def _rejected(errors: list[EventError]) -> JSONResponse:

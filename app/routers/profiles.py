@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Response, status
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.deps import ContainerDep, WriteKey
-from profile_store.identity import find_customer
+from profile_store.identity import find_customer_id
 from profile_store.profile_view import load_profile
 from profile_store.refs import parse_customer_ref
 from profile_store.schemas import ProfileView
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1", tags=["profiles"])
     dependencies=[WriteKey],
     responses={404: {"description": "No customer for this reference"}},
 )
-async def get_profile(ref: str, container: ContainerDep) -> ProfileView:
+async def get_profile(ref: str, container: ContainerDep) -> Response:
     try:
         customer_ref = parse_customer_ref(
             ref, default_region=container.settings.default_phone_region
@@ -29,8 +29,10 @@ async def get_profile(ref: str, container: ContainerDep) -> ProfileView:
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     session: AsyncSession
-    async with container.sessions() as session:
-        customer = await find_customer(session, customer_ref)
-        if customer is None:
+    async with container.readers() as session:
+        customer_id = await find_customer_id(session, customer_ref)
+        if customer_id is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no customer for {ref!r}")
-        return await load_profile(session, customer, requested_ref=ref)
+        profile = await load_profile(session, customer_id, requested_ref=ref)
+    # Already a validated model: serialise it once instead of letting FastAPI validate it again.
+    return Response(profile.model_dump_json(), media_type="application/json")

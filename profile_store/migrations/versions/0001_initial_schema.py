@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 15:28:28.954893
+Create Date: 2026-11-22 15:43:16.817538
 """
 
 from collections.abc import Sequence
@@ -106,41 +106,8 @@ def upgrade() -> None:
         sa.Column("first_seen_at", profile_store.columns.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_seen_at", profile_store.columns.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_order_at", profile_store.columns.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("event_count", sa.Integer(), nullable=False),
-        sa.Column("order_count", sa.Integer(), nullable=False),
-        sa.Column("refund_count", sa.Integer(), nullable=False),
         sa.Column(
-            "spent",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column(
-            "refunded",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column(
-            "category_affinity",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column(
-            "channel_engagement",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column(
-            "engagement_hours",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column(
-            "cart",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column(
-            "purchased_products",
+            "data",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
             nullable=False,
         ),
@@ -151,6 +118,14 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("customer_id"),
     )
+    with op.batch_alter_table("customer_traits", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_customer_traits_last_order_at"), ["last_order_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_customer_traits_last_seen_at"), ["last_seen_at"], unique=False
+        )
+
     op.create_table(
         "decisions",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -385,6 +360,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_decisions_customer_id"))
 
     op.drop_table("decisions")
+    with op.batch_alter_table("customer_traits", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_customer_traits_last_seen_at"))
+        batch_op.drop_index(batch_op.f("ix_customer_traits_last_order_at"))
+
     op.drop_table("customer_traits")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_conversations_customer_id"))

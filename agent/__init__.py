@@ -1,0 +1,1 @@
+"""The LangGraph shopping agent: graph, state, prompts, model factory."""

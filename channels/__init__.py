@@ -1,0 +1,1 @@
+"""Provider adapters (Telegram, Twilio SMS, Twilio WhatsApp): verify, parse, format, send."""

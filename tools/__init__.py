@@ -1,0 +1,1 @@
+"""The agent's tools: typed async functions over the profile store, catalog and policy."""
