@@ -52,7 +52,8 @@ class GroupCommitWriter:
 
     async def stop(self) -> None:
         """Finish what was submitted, then stop."""
-        await self._queue.join()
+        if self._task is not None and not self._task.done():
+            await self._queue.join()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

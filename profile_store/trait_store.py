@@ -31,10 +31,14 @@ async def load_traits(session: AsyncSession, customer_ids: Iterable[str]) -> dic
 async def save_traits(
     session: AsyncSession, states: Iterable[TraitState], *, existing: set[str]
 ) -> None:
-    """Insert the states whose customer had no row yet (per ``existing``), update the rest."""
+    """Insert the states whose customer had no row yet (per ``existing``), update the rest.
+
+    Rows are written in customer id order, so concurrent writers (several API processes on
+    PostgreSQL) lock them in the same order and cannot deadlock on each other.
+    """
     to_insert: list[dict[str, Any]] = []
     to_update: list[dict[str, Any]] = []
-    for state in states:
+    for state in sorted(states, key=lambda s: s.customer_id):
         (to_update if state.customer_id in existing else to_insert).append(state.to_row())
     connection = await session.connection()
     if to_insert:

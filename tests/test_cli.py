@@ -1,0 +1,44 @@
+"""The command line: migrations and demo data, run the way `make run` runs them."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from alembic.script import ScriptDirectory
+from typer.testing import CliRunner
+
+from app.cli import cli
+from profile_store.migrate import alembic_config
+
+
+def test_db_upgrade_then_demo_load_is_repeatable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATCOMMERCE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CHATCOMMERCE_DATABASE_URL", raising=False)
+    runner = CliRunner()
+
+    upgraded = runner.invoke(cli, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert f"Database at revision {head}." in upgraded.output
+
+    first = runner.invoke(cli, ["demo", "load"])
+    again = runner.invoke(cli, ["demo", "load"])
+    assert first.exit_code == 0, first.output
+    assert "0 already there" in first.output
+    assert "0 events stored" in again.output
+
+    with sqlite3.connect(tmp_path / "chatcommerce.db") as db:
+        (customers,) = db.execute(
+            "SELECT count(*) FROM customers WHERE merged_into_id IS NULL"
+        ).fetchone()
+    assert customers == 4
+
+
+def test_unknown_command_names_the_problem() -> None:
+    result = CliRunner().invoke(cli, ["frobnicate"])
+    assert result.exit_code != 0
+    assert "frobnicate" in result.output
