@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
@@ -67,8 +68,8 @@ def _unwrap(payload: Any, limit: int) -> list[Any]:
 )
 async def post_events(request: Request, container: ContainerDep) -> Any:
     try:
-        payload = await request.json()
-    except ValueError:
+        payload = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "body is not valid JSON") from None
     raw_events = _unwrap(payload, container.settings.max_batch_size)
     try:
