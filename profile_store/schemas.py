@@ -112,6 +112,8 @@ class OrderItem(_Props):
     quantity: int = Field(default=1, ge=1, le=10_000)
     price: float = Field(ge=0)
     category: str | None = Field(default=None, max_length=500)
+    discount: float = Field(default=0, ge=0, description="Amount off this line")
+    compare_at_price: float | None = Field(default=None, ge=0, description="Regular price")
 
 
 class OrderProps(_Props):
@@ -119,6 +121,16 @@ class OrderProps(_Props):
     total: float = Field(ge=0)
     currency: Currency
     items: list[OrderItem] = Field(min_length=1)
+    discount: float = Field(default=0, ge=0, description="Amount off the whole order")
+
+    @property
+    def discounted(self) -> bool:
+        """Bought on a discount: order or line discounts, or a line below its regular price."""
+        return self.discount > 0 or any(
+            item.discount > 0
+            or (item.compare_at_price is not None and item.compare_at_price > item.price)
+            for item in self.items
+        )
 
 
 class RefundProps(_Props):
@@ -228,6 +240,7 @@ class OpenCartView(BaseModel):
 
 class PurchaseView(BaseModel):
     product_id: str
+    category: str | None = None
     count: int
     first_purchased_at: datetime
     last_purchased_at: datetime
@@ -243,6 +256,7 @@ class TraitsView(BaseModel):
     lifetime_value: dict[str, float] = Field(description="spent less refunded, per currency")
     average_order_value: dict[str, float]
     refund_count: int
+    discounted_order_count: int = Field(description="orders bought on a discount")
     category_affinity: dict[str, float] = Field(description="share of weighted interest")
     channel_engagement: dict[str, dict[str, int]]
     engagement_hours_utc: list[int]

@@ -61,6 +61,7 @@ class TraitState:
     event_count: int = 0
     order_count: int = 0
     refund_count: int = 0
+    discounted_order_count: int = 0
     spent: dict[str, float] = field(default_factory=dict)
     refunded: dict[str, float] = field(default_factory=dict)
     category_affinity: dict[str, float] = field(default_factory=dict)
@@ -185,6 +186,7 @@ def _change_cart_line(
 
 def _apply_order(traits: TraitState, props: OrderProps, occurred_at: datetime) -> None:
     traits.order_count += 1
+    traits.discounted_order_count += int(props.discounted)
     traits.spent = _add_money(traits.spent, props.currency, props.total)
     if traits.last_order_at is None or occurred_at > traits.last_order_at:
         traits.last_order_at = occurred_at
@@ -197,6 +199,8 @@ def _apply_order(traits: TraitState, props: OrderProps, occurred_at: datetime) -
             {"count": 0, "first_at": _iso(occurred_at), "last_at": _iso(occurred_at)},
         )
         entry["count"] += item.quantity
+        if item.category:
+            entry["category"] = item.category
         entry["first_at"] = _iso(min(_parse(entry["first_at"]) or occurred_at, occurred_at))
         entry["last_at"] = _iso(max(_parse(entry["last_at"]) or occurred_at, occurred_at))
         if item.category:
@@ -224,6 +228,7 @@ def merge_traits(target: TraitState, source: TraitState) -> None:
     target.event_count += source.event_count
     target.order_count += source.order_count
     target.refund_count += source.refund_count
+    target.discounted_order_count += source.discounted_order_count
     firsts = [v for v in (target.first_seen_at, source.first_seen_at) if v]
     target.first_seen_at = min(firsts) if firsts else None
     for name in ("last_seen_at", "last_order_at"):
@@ -247,6 +252,7 @@ def merge_traits(target: TraitState, source: TraitState) -> None:
             purchased[pid] = dict(entry)
         else:
             mine["count"] += entry["count"]
+            mine.setdefault("category", entry.get("category"))
             mine["first_at"] = min(mine["first_at"], entry["first_at"])
             mine["last_at"] = max(mine["last_at"], entry["last_at"])
     target.purchased_products = purchased
@@ -311,6 +317,7 @@ def traits_view(traits: TraitState | None, now: datetime) -> TraitsView:
             else {}
         ),
         refund_count=traits.refund_count,
+        discounted_order_count=traits.discounted_order_count,
         category_affinity={
             c: round(w / affinity_total, 4)
             for c, w in sorted(traits.category_affinity.items(), key=lambda kv: -kv[1])
@@ -321,6 +328,7 @@ def traits_view(traits: TraitState | None, now: datetime) -> TraitsView:
         purchased_products=[
             PurchaseView(
                 product_id=pid,
+                category=entry.get("category"),
                 count=entry["count"],
                 first_purchased_at=datetime.fromisoformat(entry["first_at"]),
                 last_purchased_at=datetime.fromisoformat(entry["last_at"]),

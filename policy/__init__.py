@@ -1,0 +1,1 @@
+"""Guardrails (what marketers configure), the eligibility engine, next-best-action, triggers."""

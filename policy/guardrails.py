@@ -1,0 +1,117 @@
+"""The guardrails document: every rule a marketer can change without a code change.
+
+One validated pydantic model, loadable from YAML (``CHATCOMMERCE_GUARDRAILS_FILE``); the
+eligibility engine and the agent read it, never the prompt.
+"""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from profile_store.models import Channel, ConsentPurpose
+
+DEMO_GUARDRAILS = Path(__file__).with_name("demo_guardrails.yaml")
+
+Percent = Annotated[float, Field(ge=0, le=100)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FrequencyCap(_Strict):
+    """At most ``max_messages`` of ``purpose`` per sliding ``window``, on one channel or all."""
+
+    max_messages: int = Field(ge=0)
+    window: timedelta = Field(description="ISO 8601 duration or seconds, e.g. P7D, PT24H")
+    channel: Channel | None = Field(default=None, description="None counts every channel")
+    purpose: ConsentPurpose = ConsentPurpose.MARKETING
+
+    @model_validator(mode="after")
+    def _positive_window(self) -> FrequencyCap:
+        if self.window <= timedelta(0):
+            raise ValueError("window must be longer than zero")
+        return self
+
+
+class QuietHours(_Strict):
+    """No marketing between ``start`` and ``end`` in the customer's own local time."""
+
+    start: time = time(21, 0)
+    end: time = time(9, 0)
+    purposes: list[ConsentPurpose] = Field(default_factory=lambda: [ConsentPurpose.MARKETING])
+    default_timezone: str = Field(
+        default="UTC", description="When neither a stored timezone nor the phone tells"
+    )
+
+
+class PurchaseSuppression(_Strict):
+    """No promotion for what the customer bought recently (or its whole category)."""
+
+    days: int = Field(default=30, ge=0)
+    scope: Literal["product", "category"] = "product"
+
+
+class DiscountPolicy(_Strict):
+    ceiling_by_tier: dict[str, Percent] = Field(default_factory=lambda: {"default": 10.0})
+    approval_threshold: Percent = Field(
+        default=15.0, description="Offers above this need a human's approval"
+    )
+    full_price_buyer_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description=(
+            "A customer with at least 3 orders whose share of discounted orders is at most "
+            "this buys at full price and gets no discount"
+        ),
+    )
+
+    def ceiling(self, tier: str | None) -> float:
+        return self.ceiling_by_tier.get(tier or "default", self.ceiling_by_tier.get("default", 0.0))
+
+
+class WhatsAppTemplate(_Strict):
+    content_sid: str = Field(pattern=r"^HX[0-9a-fA-F]{32}$")
+    variables: list[str] = Field(
+        default_factory=list, description="Names filled in order as {{1}}, {{2}}, …"
+    )
+
+
+class Program(_Strict):
+    """One kind of automated outreach (cart reminder, win-back, …)."""
+
+    enabled: bool = True
+    holdout_percent: Percent = 0.0
+    whatsapp_template: WhatsAppTemplate | None = None
+
+
+class Guardrails(_Strict):
+    version_note: str = ""
+    frequency_caps: list[FrequencyCap] = Field(default_factory=list)
+    quiet_hours: QuietHours = QuietHours()
+    purchase_suppression: PurchaseSuppression = PurchaseSuppression()
+    discounts: DiscountPolicy = DiscountPolicy()
+    programs: dict[str, Program] = Field(default_factory=dict)
+    whatsapp_window: timedelta = timedelta(hours=24)
+
+    def program(self, name: str) -> Program:
+        return self.programs.get(name, Program())
+
+
+def load_guardrails(path: Path | None = None) -> Guardrails:
+    """The document at ``path`` (default: the demo guardrails). Raises ValueError naming the
+    problem: a missing file, bad YAML, or each invalid field with its path."""
+    source = path or DEMO_GUARDRAILS
+    try:
+        raw = yaml.safe_load(source.read_text())
+    except OSError as exc:
+        raise ValueError(f"cannot read guardrails file {source}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ValueError(f"guardrails file {source} is not valid YAML: {exc}") from exc
+    return Guardrails.model_validate(raw or {})
