@@ -150,10 +150,7 @@ async def ingest_events(
 
     resolver = IdentityResolver(session)
     await resolver.prefetch(item.event.customer for item in fresh)
-    # The resolver keeps its own view of pending rows, so flushing before each of its queries
-    # would only cost time.
-    with session.no_autoflush:
-        owners, errors = await _resolve_all(resolver, fresh)
+    owners, errors = await _resolve_all(resolver, fresh)
     if errors:
         raise EventBatchRejectedError(errors)
     await resolver.flush_pending()  # new customers and identities exist before their events
