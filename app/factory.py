@@ -10,15 +10,16 @@ from fastapi import FastAPI
 
 from app.container import Container
 from app.openapi import document_models
-from app.routers import events, health, profiles
+from app.routers import decisions, events, health, profiles
 from app.settings import Settings
 from app.write_key import resolve_write_key
 from profile_store.schemas import EventIn
+from scheduler.dispatch import Dispatcher
 
 log = structlog.get_logger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -26,8 +27,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         write_key, generated = resolve_write_key(settings)
         if generated:
             log.warning("write_key.generated", path=str(settings.data_dir / "write_key"))
-        container = Container.build(settings, write_key)
-        container.start()
+        container = Container.build(settings, write_key, dispatcher)
+        container.start(background=settings.run_workers)
         app.state.container = container
         try:
             yield
@@ -43,5 +44,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(events.router)
     app.include_router(profiles.router)
+    app.include_router(decisions.router)
     document_models(app, EventIn)
     return app

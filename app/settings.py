@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4o-mini"
 
     scheduler: Literal["embedded", "procrastinate"] = "embedded"
+    scheduler_poll_seconds: float = Field(
+        default=0.2, gt=0, description="How often the embedded workers look for due work"
+    )
+    run_workers: bool = Field(
+        default=True, description="Run trigger and send workers in this API process"
+    )
     guardrails_file: Path | None = None
 
     default_phone_region: str = Field(

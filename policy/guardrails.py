@@ -91,8 +91,18 @@ class Program(_Strict):
     whatsapp_template: WhatsAppTemplate | None = None
 
 
+class TriggerWindows(_Strict):
+    """How long after a shopper's last step each trigger fires."""
+
+    cart_abandoned: timedelta = timedelta(minutes=30)
+    browse_abandoned: timedelta = timedelta(hours=2)
+    post_purchase: timedelta = timedelta(days=3)
+    win_back: timedelta = timedelta(days=60)
+
+
 class Guardrails(_Strict):
     version_note: str = ""
+    triggers: TriggerWindows = TriggerWindows()
     frequency_caps: list[FrequencyCap] = Field(default_factory=list)
     quiet_hours: QuietHours = QuietHours()
     purchase_suppression: PurchaseSuppression = PurchaseSuppression()

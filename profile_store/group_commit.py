@@ -9,7 +9,7 @@ it is retried alone, so one bad batch never fails its neighbours.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -36,13 +36,23 @@ class _Request:
     )
 
 
+# Called in the same transaction with each newly stored event and its customer id, so work
+# derived from events (trigger timers) is as durable as the events themselves.
+OnStored = Callable[[AsyncSession, list[tuple[ValidatedEvent, str]]], Awaitable[None]]
+
+
 class GroupCommitWriter:
     """The single writer of a process's events; ``submit`` returns once they are committed."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, max_group_events: int = 2000
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        max_group_events: int = 2000,
+        on_stored: OnStored | None = None,
     ) -> None:
         self._sessions = sessions
+        self._on_stored = on_stored
         self._max = max_group_events
         self._queue: asyncio.Queue[_Request] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -100,7 +110,15 @@ class GroupCommitWriter:
         for attempt in range(1, RACE_RETRIES + 1):
             try:
                 async with transaction(self._sessions) as session:
-                    return await ingest_events(session, events)
+                    stored = await ingest_events(session, events)
+                    if self._on_stored is not None:
+                        fresh = [
+                            (event, customer_id)
+                            for event, customer_id in zip(events, stored.customer_ids, strict=True)
+                            if customer_id is not None
+                        ]
+                        await self._on_stored(session, fresh)
+                    return stored
             except (IntegrityError, OperationalError) as exc:
                 if attempt == RACE_RETRIES:
                     raise

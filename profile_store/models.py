@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from profile_store.columns import PortableJSON, UTCDateTime, utcnow
@@ -187,30 +187,87 @@ class Message(SQLModel, table=True):
 
 
 class Decision(SQLModel, table=True):
+    """One next-best-action decision and what became of it: the "why" a marketer reads."""
+
     __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_customer_created", "customer_id", "created_at"),)
 
     id: str = Field(default_factory=lambda: new_id("dec"), primary_key=True, max_length=40)
-    customer_id: str = Field(foreign_key="customers.id", index=True, max_length=40)
+    customer_id: str = Field(foreign_key="customers.id", max_length=40)
     trigger: str = Field(max_length=64)
+    program: str = Field(max_length=64)
     action: str = Field(max_length=64)
     channel: str | None = Field(default=None, max_length=16)
-    verdict: str = Field(max_length=32)
-    reasons: list[str] = Field(default_factory=list, sa_type=PortableJSON)
+    send_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    product_ids: list[str] = Field(default_factory=list, sa_type=PortableJSON)
+    verdict: str = Field(max_length=32, description="scheduled, suppressed or held_out")
+    reasons: list[dict[str, Any]] = Field(default_factory=list, sa_type=PortableJSON)
+    held_out: bool = False
     details: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
+    outcome: str | None = Field(default=None, max_length=32)
+    outcome_reasons: list[dict[str, Any]] = Field(default_factory=list, sa_type=PortableJSON)
+    outcome_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class ScheduledSend(SQLModel, table=True):
+    """A durable outbound send: claimed with a lease, re-checked at due time, sent once."""
+
     __tablename__ = "scheduled_sends"
-    __table_args__ = (Index("ix_scheduled_sends_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_scheduled_sends_status_due", "status", "due_at"),
+        Index("ix_scheduled_sends_customer_status", "customer_id", "status"),
+    )
 
     id: str = Field(default_factory=lambda: new_id("snd"), primary_key=True, max_length=40)
     idempotency_key: str = Field(max_length=200, unique=True)
     decision_id: str | None = Field(default=None, foreign_key="decisions.id", max_length=40)
-    customer_id: str = Field(foreign_key="customers.id", index=True, max_length=40)
+    customer_id: str = Field(foreign_key="customers.id", max_length=40)
     channel: str = Field(max_length=16)
+    purpose: str = Field(default="marketing", max_length=16)
+    program: str = Field(max_length=64)
+    product_ids: list[str] = Field(default_factory=list, sa_type=PortableJSON)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
     due_at: datetime = Field(sa_type=UTCDateTime)
     status: str = Field(default="pending", max_length=16)
     attempts: int = 0
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=1000)
+    provider_message_id: str | None = Field(default=None, max_length=200)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TriggerTimer(SQLModel, table=True):
+    """A trigger waiting for its window to end (cart abandoned 30 minutes after the last change).
+
+    One pending timer per customer and kind: a newer cart change moves it instead of adding one.
+    """
+
+    __tablename__ = "trigger_timers"
+    __table_args__ = (
+        # At most one pending timer per customer, kind and anchor (partial unique index).
+        Index(
+            "uq_trigger_timers_pending",
+            "customer_id",
+            "kind",
+            "anchor",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_trigger_timers_status_fire", "status", "fire_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=AutoIncrement)
+    customer_id: str = Field(foreign_key="customers.id", max_length=40)
+    kind: str = Field(max_length=32)
+    anchor: str = Field(max_length=200, description="what the timer is about: cart, order id…")
+    fire_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(
+        default="pending", max_length=32, description="pending, fired, error, cancelled:<why>"
+    )
+    product_ids: list[str] = Field(default_factory=list, sa_type=PortableJSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    fired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 15:43:16.817538
+Create Date: 2026-11-22 16:28:59.429286
 """
 
 from collections.abc import Sequence
@@ -131,19 +131,34 @@ def upgrade() -> None:
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("customer_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("trigger", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("program", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("action", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+        sa.Column("send_at", profile_store.columns.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "product_ids",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("verdict", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column(
             "reasons",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
             nullable=False,
         ),
+        sa.Column("held_out", sa.Boolean(), nullable=False),
         sa.Column(
             "details",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
             nullable=False,
         ),
+        sa.Column("outcome", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+        sa.Column(
+            "outcome_reasons",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("outcome_at", profile_store.columns.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", profile_store.columns.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["customer_id"],
@@ -152,7 +167,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("decisions", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_decisions_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(
+            "ix_decisions_customer_created", ["customer_id", "created_at"], unique=False
+        )
 
     op.create_table(
         "events",
@@ -266,6 +283,37 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "trigger_timers",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("customer_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("anchor", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("fire_at", profile_store.columns.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column(
+            "product_ids",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_at", profile_store.columns.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("fired_at", profile_store.columns.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("trigger_timers", schema=None) as batch_op:
+        batch_op.create_index("ix_trigger_timers_status_fire", ["status", "fire_at"], unique=False)
+        batch_op.create_index(
+            "uq_trigger_timers_pending",
+            ["customer_id", "kind", "anchor"],
+            unique=True,
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
+        )
+
+    op.create_table(
         "messages",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("conversation_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -301,9 +349,27 @@ def upgrade() -> None:
         sa.Column("decision_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
         sa.Column("customer_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("purpose", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("program", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column(
+            "product_ids",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "payload",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("due_at", profile_store.columns.UTCDateTime(timezone=True), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("lease_until", profile_store.columns.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
+        sa.Column(
+            "provider_message_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True
+        ),
+        sa.Column("sent_at", profile_store.columns.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", profile_store.columns.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", profile_store.columns.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -319,7 +385,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("scheduled_sends", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_scheduled_sends_customer_id"), ["customer_id"], unique=False
+            "ix_scheduled_sends_customer_status", ["customer_id", "status"], unique=False
         )
         batch_op.create_index("ix_scheduled_sends_status_due", ["status", "due_at"], unique=False)
 
@@ -330,13 +396,22 @@ def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table("scheduled_sends", schema=None) as batch_op:
         batch_op.drop_index("ix_scheduled_sends_status_due")
-        batch_op.drop_index(batch_op.f("ix_scheduled_sends_customer_id"))
+        batch_op.drop_index("ix_scheduled_sends_customer_status")
 
     op.drop_table("scheduled_sends")
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index("ix_messages_conversation_created")
 
     op.drop_table("messages")
+    with op.batch_alter_table("trigger_timers", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_trigger_timers_pending",
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
+        )
+        batch_op.drop_index("ix_trigger_timers_status_fire")
+
+    op.drop_table("trigger_timers")
     with op.batch_alter_table("profile_merges", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_profile_merges_target_customer_id"))
         batch_op.drop_index(batch_op.f("ix_profile_merges_source_customer_id"))
@@ -357,7 +432,7 @@ def downgrade() -> None:
 
     op.drop_table("events")
     with op.batch_alter_table("decisions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_decisions_customer_id"))
+        batch_op.drop_index("ix_decisions_customer_created")
 
     op.drop_table("decisions")
     with op.batch_alter_table("customer_traits", schema=None) as batch_op:

@@ -1,0 +1,169 @@
+"""From a fired trigger to a logged decision: eligible channels, the best one, the best hour.
+
+Every outcome is written to the decision log with its reasons: scheduled, suppressed (and why,
+per channel) or held out.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import insert
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from policy.context_loader import load_context
+from policy.eligibility import Action, ReasonCode, Verdict, evaluate
+from policy.guardrails import Guardrails
+from policy.local_time import customer_zone
+from policy.messages import program_text
+from policy.next_best_action import BetaPrior, choose_channel, choose_send_time
+from profile_store.models import Channel, Decision, new_id
+from profile_store.trait_store import load_traits
+
+DECISIONS = Decision.__table__  # type: ignore[attr-defined]
+# Reasons that lift by themselves: the send can wait for them rather than be dropped.
+DEFERRABLE = {ReasonCode.FREQUENCY_CAP, ReasonCode.QUIET_HOURS}
+MAX_DEFERRAL = timedelta(days=7)
+
+
+class DecisionPlan(BaseModel):
+    decision_id: str
+    customer_id: str
+    program: str
+    verdict: str  # scheduled, suppressed, held_out
+    channel: Channel | None = None
+    send_at: datetime | None = None
+    text: str = ""
+    product_ids: list[str] = []
+    purpose: str = "marketing"
+
+
+def action_for(trigger: str, product_ids: list[str]) -> Action:
+    if trigger == "post_purchase":
+        # Cross-sell: never promote what was just bought (suppression checks these ids).
+        return Action(program=trigger, product_ids=[])
+    return Action(program=trigger, product_ids=product_ids)
+
+
+async def decide(
+    session: AsyncSession,
+    *,
+    customer_id: str,
+    trigger: str,
+    product_ids: list[str],
+    rules: Guardrails,
+    now: datetime,
+    rng: random.Random,
+    priors: dict[Channel, BetaPrior],
+) -> DecisionPlan:
+    action = action_for(trigger, product_ids)
+    ctx = await load_context(session, customer_id, at=now)
+    verdicts = {ch: evaluate(ctx, action, ch, now, rules) for ch in sorted(ctx.reachable)}
+    candidates: list[dict[str, Any]] = [
+        {"channel": ch.value, "allowed": v.allowed, "reasons": _reasons(v)}
+        for ch, v in verdicts.items()
+    ]
+    details: dict[str, Any] = {
+        "candidates": candidates,
+        "action": action.model_dump(),
+        "trigger_product_ids": product_ids,
+    }
+    base: dict[str, Any] = {
+        "created_at": now,
+        "customer_id": customer_id,
+        "trigger": trigger,
+        "program": action.program,
+        "action": "send_message",
+        "product_ids": action.product_ids,  # what the message is about, not what triggered it
+    }
+
+    if any(v.held_out for v in verdicts.values()):
+        held = next(v for v in verdicts.values() if v.held_out)
+        return await _log(session, base, "held_out", details, reasons=_reasons(held), held_out=True)
+
+    eligible = {ch: v for ch, v in verdicts.items() if _can_go(v, now)}
+    if not eligible:
+        reasons = [{**r, "channel": c["channel"]} for c in candidates for r in c["reasons"]] or [
+            {"code": "no_address", "blocking": True, "detail": "no reachable channel"}
+        ]
+        return await _log(session, base, "suppressed", details, reasons=reasons)
+
+    traits = (await load_traits(session, [customer_id])).get(customer_id)
+    engagement = traits.channel_engagement if traits else {}
+    hours = traits.engagement_hours if traits else [0] * 24
+    choice = choose_channel(list(eligible), engagement, priors, rng)
+    verdict = eligible[choice.channel]
+    zone = customer_zone(ctx.timezone, ctx.phone, rules.quiet_hours.default_timezone)
+    earliest = max(now, verdict.retry_at or now)
+    timing = choose_send_time(hours, zone, rules.quiet_hours, earliest)
+    details.update(
+        scores=[s.model_dump(mode="json") for s in choice.scores],
+        send_time=timing.model_dump(mode="json"),
+    )
+    return await _log(
+        session,
+        base,
+        "scheduled",
+        details,
+        reasons=_reasons(verdict),
+        channel=choice.channel,
+        send_at=timing.send_at,
+        text=program_text(action.program),
+    )
+
+
+def _can_go(verdict: Verdict, now: datetime) -> bool:
+    if verdict.allowed:
+        return True
+    blocking = {r.code for r in verdict.reasons if r.blocking}
+    return (
+        blocking <= DEFERRABLE
+        and verdict.retry_at is not None
+        and verdict.retry_at - now <= MAX_DEFERRAL
+    )
+
+
+def _reasons(verdict: Verdict) -> list[dict[str, Any]]:
+    return [r.model_dump(mode="json") for r in verdict.reasons]
+
+
+async def _log(
+    session: AsyncSession,
+    base: dict[str, Any],
+    verdict: str,
+    details: dict[str, Any],
+    *,
+    reasons: list[dict[str, Any]],
+    held_out: bool = False,
+    channel: Channel | None = None,
+    send_at: datetime | None = None,
+    text: str = "",
+) -> DecisionPlan:
+    decision_id = new_id("dec")
+    conn = await session.connection()
+    await conn.execute(
+        insert(DECISIONS).values(
+            id=decision_id,
+            verdict=verdict,
+            reasons=reasons,
+            held_out=held_out,
+            channel=channel.value if channel else None,
+            send_at=send_at,
+            details=details,
+            outcome=None if verdict == "scheduled" else verdict,
+            **base,
+        )
+    )
+    return DecisionPlan(
+        decision_id=decision_id,
+        customer_id=base["customer_id"],
+        program=base["program"],
+        verdict=verdict,
+        channel=channel,
+        send_at=send_at,
+        text=text,
+        product_ids=base["product_ids"],
+    )

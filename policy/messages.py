@@ -1,0 +1,14 @@
+"""The words of each automated program, per trigger. Plain text: channels format it."""
+
+from __future__ import annotations
+
+TEXTS = {
+    "cart_abandoned": "Still thinking it over? Your cart is saved, ready when you are.",
+    "browse_abandoned": "That caught your eye earlier. Want a hand choosing, or alternatives?",
+    "post_purchase": "Thanks for your order! Here are a few things that go well with it.",
+    "win_back": "It has been a while. Here is what is new since your last visit.",
+}
+
+
+def program_text(program: str) -> str:
+    return TEXTS.get(program, "We have something for you.")

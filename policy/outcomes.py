@@ -1,0 +1,49 @@
+"""What became of a decision: written back to the decision log as it happens."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from profile_store.models import Decision, ScheduledSend
+
+DECISIONS = Decision.__table__  # type: ignore[attr-defined]
+SENDS = ScheduledSend.__table__  # type: ignore[attr-defined]
+
+
+async def record_outcome(
+    session: AsyncSession,
+    decision_id: str | None,
+    outcome: str | None,
+    reasons: list[dict[str, Any]],
+) -> None:
+    """Set a decision's outcome (None: still pending, e.g. deferred) and the reasons."""
+    if decision_id is None:
+        return
+    conn = await session.connection()
+    await conn.execute(
+        update(DECISIONS)
+        .where(DECISIONS.c.id == decision_id)
+        .values(outcome=outcome, outcome_reasons=reasons, outcome_at=datetime.now(UTC))
+    )
+
+
+async def cancel_send(session: AsyncSession, send_id: str, reason: str) -> bool:
+    """Cancel a send that has not gone out; False if it already went (or was never there)."""
+    conn = await session.connection()
+    result = await conn.execute(
+        update(SENDS)
+        .where(SENDS.c.id == send_id, SENDS.c.status == "pending")
+        .values(status="cancelled", last_error=f"cancelled: {reason}", updated_at=datetime.now(UTC))
+        .returning(SENDS.c.decision_id)
+    )
+    row = result.first()
+    if row is None:
+        return False
+    await record_outcome(
+        session, row.decision_id, "cancelled", [{"code": "cancelled", "detail": reason}]
+    )
+    return True

@@ -1,0 +1,1 @@
+"""Durable outbound scheduling: sends stored with an idempotency key, re-checked when due."""
