@@ -34,7 +34,8 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 def make_events(n: int, seed: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
-    start = datetime(2026, 11, 1, tzinfo=UTC)
+    # Recent times, as a live shop sends them: no trigger window ends during the run.
+    start = datetime.now(UTC) - timedelta(minutes=20)
     events = []
     for _ in range(n):
         phone = f"+1555{rng.randrange(CUSTOMERS):07d}"
@@ -66,7 +67,7 @@ def make_events(n: int, seed: int) -> list[dict[str, Any]]:
                 "type": kind,
                 "customer": {"phone": phone},
                 "properties": props,
-                "occurred_at": (start + timedelta(seconds=rng.randrange(1_000_000))).isoformat(),
+                "occurred_at": (start + timedelta(seconds=rng.randrange(1_200))).isoformat(),
             }
         )
     return events

@@ -258,6 +258,7 @@ class TriggerTimer(SQLModel, table=True):
             postgresql_where=text("status = 'pending'"),
         ),
         Index("ix_trigger_timers_status_fire", "status", "fire_at"),
+        Index("ix_trigger_timers_customer", "customer_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=AutoIncrement)

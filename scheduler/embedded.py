@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from policy.decide import decide
 from policy.guardrails import Guardrails
 from policy.next_best_action import DEFAULT_PRIORS, BetaPrior, population_prior
+from policy.triggers import arm_win_back
 from profile_store.database import transaction
 from profile_store.models import Channel, CustomerTraits, ScheduledSend, TriggerTimer
 from scheduler.dispatch import Dispatcher
@@ -33,6 +34,7 @@ SENDS = ScheduledSend.__table__  # type: ignore[attr-defined]
 TRAITS = CustomerTraits.__table__  # type: ignore[attr-defined]
 PRIOR_SAMPLE = 20_000
 PRIOR_REFRESH = timedelta(minutes=10)
+WIN_BACK_SWEEP = timedelta(minutes=1)
 
 
 class EmbeddedScheduler:
@@ -59,6 +61,7 @@ class EmbeddedScheduler:
         self._priors: dict[Channel, BetaPrior] = dict(DEFAULT_PRIORS)
         self._priors_at: datetime | None = None
         self._task: asyncio.Task[None] | None = None
+        self._swept_at: datetime | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="embedded-scheduler")
@@ -87,6 +90,10 @@ class EmbeddedScheduler:
         return fired + sent
 
     async def fire_due_timers(self, now: datetime) -> int:
+        if self._swept_at is None or now - self._swept_at >= WIN_BACK_SWEEP:
+            self._swept_at = now
+            async with transaction(self._sessions) as session:
+                await arm_win_back(session, self._rules(), now)
         async with transaction(self._sessions) as session:
             conn = await session.connection()
             due = (

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 16:28:59.429286
+Create Date: 2026-11-22 16:37:11.331503
 """
 
 from collections.abc import Sequence
@@ -304,6 +304,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("trigger_timers", schema=None) as batch_op:
+        batch_op.create_index("ix_trigger_timers_customer", ["customer_id"], unique=False)
         batch_op.create_index("ix_trigger_timers_status_fire", ["status", "fire_at"], unique=False)
         batch_op.create_index(
             "uq_trigger_timers_pending",
@@ -410,6 +411,7 @@ def downgrade() -> None:
             postgresql_where=sa.text("status = 'pending'"),
         )
         batch_op.drop_index("ix_trigger_timers_status_fire")
+        batch_op.drop_index("ix_trigger_timers_customer")
 
     op.drop_table("trigger_timers")
     with op.batch_alter_table("profile_merges", schema=None) as batch_op:
