@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -14,7 +16,7 @@ from policy.context import (
     Purchase,
     SentMessage,
 )
-from profile_store.consent import consent_history, current_consents
+from profile_store.consent import consent_histories, current_consents
 from profile_store.models import Channel, Conversation, Customer, Identity, ScheduledSend
 from profile_store.trait_store import load_traits
 
@@ -34,58 +36,89 @@ SEND_LOOKBACK = timedelta(days=90)
 
 
 async def load_context(session: AsyncSession, customer_id: str, *, at: datetime) -> CustomerContext:
+    return (await load_contexts(session, [customer_id], at=at))[customer_id]
+
+
+async def load_contexts(
+    session: AsyncSession, customer_ids: Sequence[str], *, at: datetime
+) -> dict[str, CustomerContext]:
+    """Contexts for many customers in six queries (the scheduler re-checks sends in batches)."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return {}
     conn = await session.connection()
-    customer = (
-        await conn.execute(
-            select(CUSTOMERS.c.loyalty_tier, CUSTOMERS.c.timezone).where(
-                CUSTOMERS.c.id == customer_id
+    customers = {
+        row.id: row
+        for row in await conn.execute(
+            select(CUSTOMERS.c.id, CUSTOMERS.c.loyalty_tier, CUSTOMERS.c.timezone).where(
+                CUSTOMERS.c.id.in_(ids)
             )
         )
-    ).one()
-    identities = (
-        await conn.execute(
-            select(IDENTITIES.c.kind, IDENTITIES.c.value)
-            .where(IDENTITIES.c.customer_id == customer_id)
-            .order_by(IDENTITIES.c.id)
-        )
-    ).all()
-    sends = await conn.execute(
-        select(SENDS.c.channel, SENDS.c.purpose, SENDS.c.sent_at).where(
-            SENDS.c.customer_id == customer_id,
+    }
+    identities: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for row in await conn.execute(
+        select(IDENTITIES.c.customer_id, IDENTITIES.c.kind, IDENTITIES.c.value)
+        .where(IDENTITIES.c.customer_id.in_(ids))
+        .order_by(IDENTITIES.c.id)
+    ):
+        identities[row.customer_id].append((row.kind, row.value))
+    sends: dict[str, list[SentMessage]] = defaultdict(list)
+    for row in await conn.execute(
+        select(SENDS.c.customer_id, SENDS.c.channel, SENDS.c.purpose, SENDS.c.sent_at).where(
+            SENDS.c.customer_id.in_(ids),
             SENDS.c.status == "sent",
             SENDS.c.sent_at > at - SEND_LOOKBACK,
         )
-    )
-    conversations = await conn.execute(
+    ):
+        sends[row.customer_id].append(
+            SentMessage(channel=row.channel, purpose=row.purpose, sent_at=row.sent_at)
+        )
+    conversations: dict[str, list[ConversationState]] = defaultdict(list)
+    for row in await conn.execute(
         select(
-            CONVERSATIONS.c.channel, CONVERSATIONS.c.owner, CONVERSATIONS.c.last_inbound_at
-        ).where(CONVERSATIONS.c.customer_id == customer_id)
-    )
-    consents = current_consents(await consent_history(session, customer_id))
-    traits = (await load_traits(session, [customer_id])).get(customer_id)
-
-    reachable = {channel for kind, _ in identities for channel in ADDRESSES.get(kind, ())}
-    return CustomerContext(
-        customer_id=customer_id,
-        loyalty_tier=customer.loyalty_tier,
-        timezone=customer.timezone,
-        phone=next((value for kind, value in identities if kind == "phone"), None),
-        reachable=frozenset(reachable),
-        consents=[
-            ConsentState(channel=c.channel, purpose=c.purpose, status=c.status)
-            for c in consents
-            if c.channel in Channel._value2member_map_
-        ],
-        sends=[SentMessage.model_validate(row._mapping) for row in sends],
-        conversations=[ConversationState.model_validate(row._mapping) for row in conversations],
-        purchases=[
-            Purchase(
-                product_id=pid,
-                last_purchased_at=datetime.fromisoformat(entry["last_at"]),
-                category=entry.get("category"),
+            CONVERSATIONS.c.customer_id,
+            CONVERSATIONS.c.channel,
+            CONVERSATIONS.c.owner,
+            CONVERSATIONS.c.last_inbound_at,
+        ).where(CONVERSATIONS.c.customer_id.in_(ids))
+    ):
+        conversations[row.customer_id].append(
+            ConversationState(
+                channel=row.channel, owner=row.owner, last_inbound_at=row.last_inbound_at
             )
-            for pid, entry in (traits.purchased_products if traits else {}).items()
-        ],
-        order_count=traits.order_count if traits else 0,
-        discounted_order_count=traits.discounted_order_count if traits else 0,
-    )
+        )
+    consents: dict[str, list[ConsentState]] = defaultdict(list)
+    for customer_id, history in (await consent_histories(session, ids)).items():
+        consents[customer_id] = [
+            ConsentState(channel=c.channel, purpose=c.purpose, status=c.status)
+            for c in current_consents(history)
+            if c.channel in Channel._value2member_map_
+        ]
+    traits = await load_traits(session, ids)
+
+    contexts = {}
+    for customer_id in ids:
+        customer = customers[customer_id]
+        mine = identities[customer_id]
+        state = traits.get(customer_id)
+        contexts[customer_id] = CustomerContext(
+            customer_id=customer_id,
+            loyalty_tier=customer.loyalty_tier,
+            timezone=customer.timezone,
+            phone=next((value for kind, value in mine if kind == "phone"), None),
+            reachable=frozenset(ch for kind, _ in mine for ch in ADDRESSES.get(kind, ())),
+            consents=consents[customer_id],
+            sends=sends[customer_id],
+            conversations=conversations[customer_id],
+            purchases=[
+                Purchase(
+                    product_id=pid,
+                    last_purchased_at=datetime.fromisoformat(entry["last_at"]),
+                    category=entry.get("category"),
+                )
+                for pid, entry in (state.purchased_products if state else {}).items()
+            ],
+            order_count=state.order_count if state else 0,
+            discounted_order_count=state.discounted_order_count if state else 0,
+        )
+    return contexts

@@ -45,19 +45,30 @@ async def record_consent(
 
 async def consent_history(session: AsyncSession, customer_id: str) -> list[ConsentView]:
     """Every consent change of a customer, oldest first by when it happened."""
+    return (await consent_histories(session, [customer_id])).get(customer_id, [])
+
+
+async def consent_histories(
+    session: AsyncSession, customer_ids: Sequence[str]
+) -> dict[str, list[ConsentView]]:
+    """Consent histories of many customers in one query, each oldest first."""
     connection = await session.connection()
     rows = await connection.execute(
         select(
+            CONSENTS.c.customer_id,
             CONSENTS.c.channel,
             CONSENTS.c.purpose,
             CONSENTS.c.status,
             CONSENTS.c.source,
             CONSENTS.c.occurred_at,
         )
-        .where(CONSENTS.c.customer_id == customer_id)
-        .order_by(CONSENTS.c.occurred_at, CONSENTS.c.id)
+        .where(CONSENTS.c.customer_id.in_(sorted(set(customer_ids))))
+        .order_by(CONSENTS.c.customer_id, CONSENTS.c.occurred_at, CONSENTS.c.id)
     )
-    return [ConsentView.model_validate(row._mapping) for row in rows]
+    histories: dict[str, list[ConsentView]] = {}
+    for row in rows:
+        histories.setdefault(row.customer_id, []).append(ConsentView.model_validate(row._mapping))
+    return histories
 
 
 def current_consents(history: Sequence[ConsentView]) -> list[ConsentView]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -25,7 +24,7 @@ from policy.triggers import arm_win_back
 from profile_store.database import transaction
 from profile_store.models import Channel, CustomerTraits, ScheduledSend, TriggerTimer
 from scheduler.dispatch import Dispatcher
-from scheduler.sender import process_send
+from scheduler.sender import process_sends
 from scheduler.store import schedule
 
 log = structlog.get_logger(__name__)
@@ -56,7 +55,7 @@ class EmbeddedScheduler:
         self._poll = poll_seconds
         self._batch = batch
         self._lease = lease
-        self._limit = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
         self._rng = rng or random.Random()
         self._priors: dict[Channel, BetaPrior] = dict(DEFAULT_PRIORS)
         self._priors_at: datetime | None = None
@@ -151,6 +150,8 @@ class EmbeddedScheduler:
                 await schedule(session, plan, idempotency_key=f"timer:{timer_id}")
 
     async def send_due(self, now: datetime) -> int:
+        """Claim due sends, at most one per customer per round (caps count each other), and
+        send them as one batch."""
         async with transaction(self._sessions) as session:
             conn = await session.connection()
             due = (
@@ -162,33 +163,28 @@ class EmbeddedScheduler:
                             (SENDS.c.status == "sending") & (SENDS.c.lease_until < now),
                         )
                     )
-                    .order_by(SENDS.c.due_at)
+                    .order_by(SENDS.c.due_at, SENDS.c.id)
                     .limit(self._batch)
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            if due:
+            first_per_customer = list({row.customer_id: row.id for row in reversed(due)}.values())
+            if first_per_customer:
                 await conn.execute(
                     update(SENDS)
-                    .where(SENDS.c.id.in_([row.id for row in due]))
+                    .where(SENDS.c.id.in_(first_per_customer))
                     .values(status="sending", lease_until=now + self._lease, updated_at=now)
                 )
-        by_customer: dict[str, list[str]] = defaultdict(list)
-        for row in due:
-            by_customer[row.customer_id].append(row.id)
-        # One customer's sends in order (caps count each other); customers side by side.
-        await asyncio.gather(*(self._send_all(ids, now) for ids in by_customer.values()))
-        return len(due)
-
-    async def _send_all(self, send_ids: list[str], now: datetime) -> None:
-        async with self._limit:
-            for send_id in send_ids:
-                try:
-                    await process_send(
-                        self._sessions, send_id, self._dispatcher, self._rules(), now
-                    )
-                except Exception:
-                    log.exception("send.error", send_id=send_id)
+        if first_per_customer:
+            await process_sends(
+                self._sessions,
+                first_per_customer,
+                self._dispatcher,
+                self._rules(),
+                now,
+                concurrency=self._concurrency,
+            )
+        return len(first_per_customer)
 
     async def _refresh_priors(self, now: datetime) -> None:
         if self._priors_at is not None and now - self._priors_at < PRIOR_REFRESH:

@@ -1,32 +1,36 @@
-"""Sending one due send: re-check eligibility now, dispatch, record the outcome.
+"""Sending due sends, a batch at a time: re-check eligibility now, dispatch, record outcomes.
 
 Eligibility is evaluated again at send time because the world may have changed since the
-decision (a purchase, an opt-out, a cap filled by another send). The outcome goes on the send
-and on its decision, so the decision log tells what finally happened and why.
+decision (a purchase, an opt-out, a cap filled by another send). Contexts for the whole batch
+are loaded in a few queries and outcomes written in one transaction, so the cost per send is a
+few rows, not a few round trips. Outcomes go on the send and on its decision, so the decision log
+tells what finally happened and why.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from policy.context_loader import load_context
+from policy.context_loader import load_contexts
 from policy.eligibility import Action, evaluate
 from policy.guardrails import Guardrails
-from policy.outcomes import record_outcome
 from profile_store.database import transaction
-from profile_store.models import Channel, ConsentPurpose, Identity, ScheduledSend
+from profile_store.models import Channel, ConsentPurpose, Decision, Identity, ScheduledSend
 from profile_store.trait_store import load_traits, save_traits
 from profile_store.traits import TraitState, record_engagement
-from scheduler.dispatch import Dispatcher, OutboundSend
+from scheduler.dispatch import Dispatcher, DispatchResult, OutboundSend
 
 log = structlog.get_logger(__name__)
 SENDS = ScheduledSend.__table__  # type: ignore[attr-defined]
+DECISIONS = Decision.__table__  # type: ignore[attr-defined]
 IDENTITIES = Identity.__table__  # type: ignore[attr-defined]
 MAX_ATTEMPTS = 5
 ADDRESS_KIND = {
@@ -41,109 +45,184 @@ def backoff(attempt: int) -> timedelta:
     return timedelta(seconds=min(2**attempt * 5, 3600))
 
 
-async def process_send(
+class _Outcomes:
+    """Row changes collected during a batch and written together."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.sends: list[dict[str, Any]] = []
+        self.decisions: list[dict[str, Any]] = []
+        self.sent_on: list[tuple[str, Channel]] = []
+
+    def send(self, row: Any, status: str, **changes: Any) -> None:
+        values = {
+            "status": status,
+            "due_at": row.due_at,
+            "attempts": row.attempts,
+            "last_error": row.last_error,
+            "sent_at": row.sent_at,
+            "provider_message_id": row.provider_message_id,
+            **changes,
+        }
+        self.sends.append({f"b_{k}": v for k, v in values.items()} | {"b_id": row.id})
+
+    def decision(self, decision_id: str | None, outcome: str | None, reasons: list[Any]) -> None:
+        if decision_id is not None:
+            self.decisions.append({"b_id": decision_id, "b_outcome": outcome, "b_reasons": reasons})
+
+    async def write(self, session: AsyncSession) -> None:
+        conn = await session.connection()
+        if self.sends:
+            await conn.execute(
+                update(SENDS)
+                .where(SENDS.c.id == bindparam("b_id"))
+                .values(
+                    status=bindparam("b_status"),
+                    due_at=bindparam("b_due_at"),
+                    attempts=bindparam("b_attempts"),
+                    last_error=bindparam("b_last_error"),
+                    sent_at=bindparam("b_sent_at"),
+                    provider_message_id=bindparam("b_provider_message_id"),
+                    lease_until=None,
+                    updated_at=self.now,
+                ),
+                sorted(self.sends, key=lambda r: r["b_id"]),
+            )
+        if self.decisions:
+            await conn.execute(
+                update(DECISIONS)
+                .where(DECISIONS.c.id == bindparam("b_id"))
+                .values(
+                    outcome=bindparam("b_outcome"),
+                    outcome_reasons=bindparam("b_reasons"),
+                    outcome_at=self.now,
+                ),
+                sorted(self.decisions, key=lambda r: r["b_id"]),
+            )
+        if self.sent_on:
+            stored = await load_traits(session, [cid for cid, _ in self.sent_on])
+            states = {
+                cid: stored.get(cid) or TraitState(customer_id=cid) for cid, _ in self.sent_on
+            }
+            for customer_id, channel in self.sent_on:
+                record_engagement(states[customer_id], channel.value, "sent")
+            await save_traits(session, states.values(), existing=set(stored))
+
+
+async def process_sends(
     sessions: async_sessionmaker[AsyncSession],
-    send_id: str,
+    send_ids: Sequence[str],
     dispatcher: Dispatcher,
     rules: Guardrails,
-    now: datetime | None = None,
-) -> str:
-    """Handle one claimed send; returns its new status."""
-    now = now or datetime.now(UTC)
+    now: datetime,
+    *,
+    concurrency: int = 32,
+) -> dict[str, str]:
+    """Handle claimed sends (at most one per customer); returns each send's new status."""
+    outcomes = _Outcomes(now)
+    ready: list[tuple[Any, OutboundSend, list[Any]]] = []
     async with transaction(sessions) as session:
         conn = await session.connection()
-        send = (await conn.execute(select(SENDS).where(SENDS.c.id == send_id))).one()
-        if send.status != "sending":
-            return str(send.status)  # cancelled or finished meanwhile
-        channel = Channel(send.channel)
-        action = Action(
-            program=send.program,
-            purpose=ConsentPurpose(send.purpose),
-            product_ids=list(send.product_ids),
-        )
-        ctx = await load_context(session, send.customer_id, at=now)
-        verdict = evaluate(ctx, action, channel, now, rules)
-        reasons = [r.model_dump(mode="json") for r in verdict.reasons]
-        if not verdict.allowed:
-            if verdict.retry_at is not None:
-                await _set(session, send_id, status="pending", due_at=verdict.retry_at)
-                await record_outcome(session, send.decision_id, None, reasons)
-                return "pending"
-            await _set(session, send_id, status="suppressed", last_error=_summary(reasons))
-            await record_outcome(session, send.decision_id, "suppressed", reasons)
-            return "suppressed"
-        address = (
+        rows = (
             await conn.execute(
-                select(IDENTITIES.c.value)
-                .where(
-                    IDENTITIES.c.customer_id == send.customer_id,
-                    IDENTITIES.c.kind == ADDRESS_KIND[channel],
-                )
-                .order_by(IDENTITIES.c.id)
+                select(SENDS).where(SENDS.c.id.in_(list(send_ids)), SENDS.c.status == "sending")
             )
-        ).scalar()
-        outbound = OutboundSend(
-            send_id=send_id,
-            idempotency_key=send.idempotency_key,
-            customer_id=send.customer_id,
-            channel=channel,
-            address=str(address),
-            program=send.program,
-            text=send.payload.get("text", ""),
-            product_ids=list(send.product_ids),
-            use_template=verdict.requires_template,
-        )
+        ).all()
+        customer_ids = [row.customer_id for row in rows]
+        contexts = await load_contexts(session, customer_ids, at=now)
+        addresses = await _addresses(session, customer_ids)
+        for row in rows:
+            channel = Channel(row.channel)
+            action = Action(
+                program=row.program,
+                purpose=ConsentPurpose(row.purpose),
+                product_ids=list(row.product_ids),
+            )
+            verdict = evaluate(contexts[row.customer_id], action, channel, now, rules)
+            reasons = [r.model_dump(mode="json") for r in verdict.reasons]
+            if not verdict.allowed:
+                if verdict.retry_at is not None:
+                    outcomes.send(row, "pending", due_at=verdict.retry_at)
+                    outcomes.decision(row.decision_id, None, reasons)
+                else:
+                    outcomes.send(row, "suppressed", last_error=_summary(reasons))
+                    outcomes.decision(row.decision_id, "suppressed", reasons)
+                continue
+            outbound = OutboundSend(
+                send_id=row.id,
+                idempotency_key=row.idempotency_key,
+                customer_id=row.customer_id,
+                channel=channel,
+                address=addresses.get((row.customer_id, ADDRESS_KIND[channel]), ""),
+                program=row.program,
+                text=row.payload.get("text", ""),
+                product_ids=list(row.product_ids),
+                use_template=verdict.requires_template,
+            )
+            ready.append((row, outbound, reasons))
+        # Blocked sends are settled now; the ones going out stay 'sending' (leased) meanwhile.
+        await outcomes.write(session)
 
-    result = await dispatcher.dispatch(outbound)
+    limit = asyncio.Semaphore(concurrency)
 
+    async def dispatch(outbound: OutboundSend) -> DispatchResult:
+        async with limit:
+            try:
+                return await dispatcher.dispatch(outbound)
+            except Exception as exc:  # an adapter bug must not lose the other sends
+                log.exception("send.dispatch_error", send_id=outbound.send_id)
+                return DispatchResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+
+    results = await asyncio.gather(*(dispatch(outbound) for _, outbound, _ in ready))
+
+    outcomes = _Outcomes(now)
+    statuses = {}
+    for (row, outbound, reasons), result in zip(ready, results, strict=True):
+        statuses[row.id] = _record(outcomes, row, outbound, reasons, result, now)
     async with transaction(sessions) as session:
-        if result.ok:
-            await _set(
-                session,
-                send_id,
-                status="sent",
-                sent_at=now,
-                provider_message_id=result.provider_message_id,
-            )
-            await record_outcome(session, send.decision_id, "sent", reasons)
-            await _count_sent(session, outbound.customer_id, channel)
-            return "sent"
-        attempts = send.attempts + 1
-        if result.retryable and attempts < MAX_ATTEMPTS:
-            await _set(
-                session,
-                send_id,
-                status="pending",
-                attempts=attempts,
-                due_at=now + backoff(attempts),
-                last_error=result.error,
-            )
-            return "pending"
-        await _set(session, send_id, status="failed", attempts=attempts, last_error=result.error)
-        await record_outcome(
-            session,
-            send.decision_id,
-            "failed",
-            [{"code": "send_failed", "detail": result.error}],
+        await outcomes.write(session)
+    return statuses
+
+
+def _record(
+    outcomes: _Outcomes,
+    row: Any,
+    outbound: OutboundSend,
+    reasons: list[Any],
+    result: DispatchResult,
+    now: datetime,
+) -> str:
+    if result.ok:
+        outcomes.send(row, "sent", sent_at=now, provider_message_id=result.provider_message_id)
+        outcomes.decision(row.decision_id, "sent", reasons)
+        outcomes.sent_on.append((row.customer_id, outbound.channel))
+        return "sent"
+    attempts = row.attempts + 1
+    if result.retryable and attempts < MAX_ATTEMPTS:
+        outcomes.send(
+            row,
+            "pending",
+            attempts=attempts,
+            due_at=now + backoff(attempts),
+            last_error=result.error,
         )
-        log.warning("send.failed", send_id=send_id, error=result.error)
-        return "failed"
+        return "pending"
+    outcomes.send(row, "failed", attempts=attempts, last_error=result.error)
+    outcomes.decision(row.decision_id, "failed", [{"code": "send_failed", "detail": result.error}])
+    log.warning("send.failed", send_id=row.id, error=result.error)
+    return "failed"
+
+
+async def _addresses(session: AsyncSession, customer_ids: list[str]) -> dict[tuple[str, str], str]:
+    """The first address of each kind per customer."""
+    conn = await session.connection()
+    rows = await conn.execute(
+        select(IDENTITIES.c.customer_id, IDENTITIES.c.kind, IDENTITIES.c.value)
+        .where(IDENTITIES.c.customer_id.in_(sorted(set(customer_ids))))
+        .order_by(IDENTITIES.c.id.desc())
+    )
+    return {(row.customer_id, row.kind): row.value for row in rows}
 
 
 def _summary(reasons: list[dict[str, Any]]) -> str:
     return "; ".join(f"{r['code']}: {r['detail']}" for r in reasons if r.get("blocking"))[:1000]
-
-
-async def _set(session: AsyncSession, send_id: str, **values: Any) -> None:
-    conn = await session.connection()
-    values["updated_at"] = datetime.now(UTC)
-    if values.get("status") != "sending":
-        values.setdefault("lease_until", None)
-    await conn.execute(update(SENDS).where(SENDS.c.id == send_id).values(**values))
-
-
-async def _count_sent(session: AsyncSession, customer_id: str, channel: Channel) -> None:
-    stored = await load_traits(session, [customer_id])
-    traits = stored.get(customer_id) or TraitState(customer_id=customer_id)
-    record_engagement(traits, channel.value, "sent")
-    await save_traits(session, [traits], existing=set(stored))

@@ -1,0 +1,188 @@
+"""Scheduler benchmark: due sends dispatched per second, each re-checked for eligibility.
+
+Run: `.venv/bin/python -m bench.scheduler_dispatch`. Seeds N customers (consented, New York
+area code, outside quiet hours) each with one due send, then lets the embedded scheduler send
+them all to an in-process dispatcher that only counts. Also reports resident memory and that
+every send went out exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, insert, select
+
+from app.settings import Settings
+from bench.server import rss_mb
+from policy.guardrails import load_guardrails
+from profile_store.database import create_engine, session_factory, transaction
+from profile_store.migrate import upgrade
+from profile_store.models import Consent, Customer, Decision, Identity, ScheduledSend
+from scheduler.dispatch import DispatchResult, OutboundSend
+from scheduler.embedded import EmbeddedScheduler
+
+SIZES = (2_000, 20_000)
+CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+IDENTITIES = Identity.__table__  # type: ignore[attr-defined]
+CONSENTS = Consent.__table__  # type: ignore[attr-defined]
+DECISIONS = Decision.__table__  # type: ignore[attr-defined]
+SENDS = ScheduledSend.__table__  # type: ignore[attr-defined]
+# 15:00 UTC on a weekday: 10:00 in New York, outside quiet hours.
+NOW = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)
+
+
+class CountingDispatcher:
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+
+    async def dispatch(self, send: OutboundSend) -> DispatchResult:
+        self.seen[send.send_id] = self.seen.get(send.send_id, 0) + 1
+        return DispatchResult(ok=True, provider_message_id=send.send_id)
+
+
+async def seed(url: str, n: int) -> None:
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    for start in range(0, n, 5_000):
+        rows = range(start, min(n, start + 5_000))
+        ids = [f"cus_{uuid.uuid4().hex}" for _ in rows]
+        async with transaction(sessions) as session:
+            conn = await session.connection()
+            await conn.execute(
+                insert(CUSTOMERS),
+                [
+                    {
+                        "id": cid,
+                        "created_at": NOW,
+                        "updated_at": NOW,
+                        "attributes": {},
+                        "field_times": {},
+                    }
+                    for cid in ids
+                ],
+            )
+            await conn.execute(
+                insert(IDENTITIES),
+                [
+                    {
+                        "customer_id": cid,
+                        "kind": "phone",
+                        "value": f"+1212{i:07d}",
+                        "verified": True,
+                        "created_at": NOW,
+                    }
+                    for i, cid in zip(rows, ids, strict=True)
+                ],
+            )
+            await conn.execute(
+                insert(CONSENTS),
+                [
+                    {
+                        "customer_id": cid,
+                        "channel": "sms",
+                        "purpose": "marketing",
+                        "status": "granted",
+                        "source": "bench",
+                        "occurred_at": NOW - timedelta(days=1),
+                        "recorded_at": NOW,
+                    }
+                    for cid in ids
+                ],
+            )
+            await conn.execute(
+                insert(DECISIONS),
+                [
+                    {
+                        "id": f"dec_{cid}",
+                        "customer_id": cid,
+                        "trigger": "price_drop",
+                        "program": "price_drop",
+                        "action": "send_message",
+                        "channel": "sms",
+                        "product_ids": [],
+                        "verdict": "scheduled",
+                        "reasons": [],
+                        "held_out": False,
+                        "details": {},
+                        "outcome_reasons": [],
+                        "created_at": NOW,
+                    }
+                    for cid in ids
+                ],
+            )
+            await conn.execute(
+                insert(SENDS),
+                [
+                    {
+                        "id": f"snd_{cid}",
+                        "idempotency_key": f"bench:{cid}",
+                        "decision_id": f"dec_{cid}",
+                        "customer_id": cid,
+                        "channel": "sms",
+                        "purpose": "marketing",
+                        "program": "price_drop",
+                        "product_ids": [],
+                        "payload": {"text": "Price drop!"},
+                        "due_at": NOW - timedelta(minutes=1),
+                        "status": "pending",
+                        "attempts": 0,
+                        "created_at": NOW,
+                        "updated_at": NOW,
+                    }
+                    for cid in ids
+                ],
+            )
+    await engine.dispose()
+
+
+async def run(n: int) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(_env_file=None, data_dir=Path(tmp))
+        await asyncio.to_thread(upgrade, settings.sqlalchemy_url)
+        await seed(settings.sqlalchemy_url, n)
+        engine = create_engine(settings.sqlalchemy_url)
+        sessions = session_factory(engine)
+        outbox = CountingDispatcher()
+        rules = load_guardrails()
+        scheduler = EmbeddedScheduler(sessions, outbox, lambda: rules, batch=1000)
+        start = time.perf_counter()
+        while await scheduler.send_due(NOW):
+            pass
+        elapsed = time.perf_counter() - start
+        async with sessions() as session:
+            conn = await session.connection()
+            sent = (
+                await conn.execute(
+                    select(func.count()).select_from(SENDS).where(SENDS.c.status == "sent")
+                )
+            ).scalar_one()
+        await engine.dispose()
+    return {
+        "sends": n,
+        "sends_per_s": round(n / elapsed),
+        "sent": sent,
+        "dispatched_twice": sum(1 for c in outbox.seen.values() if c > 1),
+        "lost": n - len(outbox.seen),
+        "rss_mb": round(rss_mb(__import__("os").getpid())),
+    }
+
+
+def main() -> None:
+    results = [asyncio.run(run(n)) for n in SIZES]
+    print("embedded scheduler, SQLite, eligibility re-checked per send")
+    print(" | ".join(results[0]))
+    for row in results:
+        print(" | ".join(str(v) for v in row.values()))
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "scheduler_dispatch.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
