@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.settings import Settings
+from policy.guardrails import load_guardrails
+from policy.triggers import update_timers
 from profile_store.database import create_engine, session_factory, transaction
 from profile_store.ingest import ingest_events, validate_events
 from profile_store.schemas import IngestResult
@@ -171,12 +173,16 @@ def demo_events(now: datetime) -> list[dict[str, Any]]:
 
 
 async def load_demo_profiles(settings: Settings) -> IngestResult:
+    """Store the demo events the way the events API does, trigger timers included."""
     events = validate_events(
         demo_events(datetime.now(UTC)), default_region=settings.default_phone_region
     )
+    rules = load_guardrails(settings.guardrails_file)
     engine = create_engine(settings.sqlalchemy_url)
     try:
         async with transaction(session_factory(engine)) as session:
-            return (await ingest_events(session, events)).result()
+            stored = await ingest_events(session, events)
+            await update_timers(session, stored.fresh(events), rules)
+            return stored.result()
     finally:
         await engine.dispose()

@@ -112,12 +112,7 @@ class GroupCommitWriter:
                 async with transaction(self._sessions) as session:
                     stored = await ingest_events(session, events)
                     if self._on_stored is not None:
-                        fresh = [
-                            (event, customer_id)
-                            for event, customer_id in zip(events, stored.customer_ids, strict=True)
-                            if customer_id is not None
-                        ]
-                        await self._on_stored(session, fresh)
+                        await self._on_stored(session, stored.fresh(events))
                     return stored
             except (IntegrityError, OperationalError) as exc:
                 if attempt == RACE_RETRIES:

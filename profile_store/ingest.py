@@ -115,6 +115,15 @@ class StoredEvents:
 
     customer_ids: list[str | None]  # the owner for a newly stored event; None for a duplicate
 
+    def fresh(self, events: Sequence[ValidatedEvent]) -> list[tuple[ValidatedEvent, str]]:
+        """The newly stored events among ``events`` (the same list given to ingestion), each
+        with its customer id."""
+        return [
+            (event, customer_id)
+            for event, customer_id in zip(events, self.customer_ids, strict=True)
+            if customer_id is not None
+        ]
+
     def result(self, start: int = 0, stop: int | None = None) -> IngestResult:
         """The summary for events ``start:stop`` (one request's share of a group commit)."""
         owners = self.customer_ids[start:stop]

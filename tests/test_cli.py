@@ -35,7 +35,11 @@ def test_db_upgrade_then_demo_load_is_repeatable(
         (customers,) = db.execute(
             "SELECT count(*) FROM customers WHERE merged_into_id IS NULL"
         ).fetchone()
+        timers = dict(db.execute("SELECT kind, count(*) FROM trigger_timers GROUP BY kind"))
     assert customers == 4
+    # The demo events arm triggers as API events do: Ann's open cart, the browsers.
+    assert timers["cart_abandoned"] == 1
+    assert timers["browse_abandoned"] >= 1
 
 
 def test_unknown_command_names_the_problem() -> None:
