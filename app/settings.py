@@ -40,7 +40,7 @@ class Settings(BaseSettings):
 
     scheduler: Literal["embedded", "procrastinate"] = "embedded"
     scheduler_poll_seconds: float = Field(
-        default=0.2, gt=0, description="How often the embedded workers look for due work"
+        default=0.5, gt=0, description="How often the embedded workers look for due work"
     )
     run_workers: bool = Field(
         default=True, description="Run trigger and send workers in this API process"
