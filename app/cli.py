@@ -48,6 +48,36 @@ def serve(
     )
 
 
+@cli.command()
+def worker() -> None:
+    """Run the trigger and send workers without serving HTTP.
+
+    Run API processes with CHATCOMMERCE_RUN_WORKERS=false and as many of these as needed:
+    timers and sends are claimed with row locks (SKIP LOCKED on PostgreSQL), so workers on
+    several machines never take the same item.
+    """
+    import asyncio
+
+    from app.container import Container
+    from app.write_key import resolve_write_key
+
+    settings = Settings()
+
+    async def run() -> None:
+        container = Container.build(settings, resolve_write_key(settings)[0])
+        container.start(background=True)
+        typer.echo(f"Worker running ({settings.scheduler} scheduler); Ctrl+C stops it.")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await container.close()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        typer.echo("Worker stopped.")
+
+
 @db_cli.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Apply database migrations up to REVISION (default: the newest)."""

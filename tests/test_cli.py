@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,3 +50,29 @@ def test_unknown_command_names_the_problem() -> None:
     result = CliRunner().invoke(cli, ["frobnicate"])
     assert result.exit_code != 0
     assert "frobnicate" in result.output
+
+
+def test_worker_runs_until_interrupted(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "CHATCOMMERCE_DATA_DIR": str(tmp_path),
+        "CHATCOMMERCE_LOG_LEVEL": "WARNING",
+    }
+    env.pop("CHATCOMMERCE_DATABASE_URL", None)
+    subprocess.run([sys.executable, "-m", "app.cli", "db", "upgrade"], env=env, check=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert worker.stdout is not None
+        assert "Worker running" in worker.stdout.readline()
+        worker.send_signal(signal.SIGINT)
+        output, _ = worker.communicate(timeout=30)
+    finally:
+        worker.kill()
+    assert worker.returncode == 0, output
+    assert "Worker stopped." in output
