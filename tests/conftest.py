@@ -52,6 +52,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path / "var",
         database_url=database_url,
         write_key=WRITE_KEY,
+        # Tests drive the trigger and send workers themselves (tests/scheduler), so nothing
+        # runs behind an assertion's back.
+        run_workers=False,
     )
 
 
