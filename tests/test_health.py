@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from app.factory import create_app
 from app.settings import Settings
@@ -44,3 +45,31 @@ async def test_generated_write_key_is_kept_across_restarts(tmp_path: Path) -> No
     assert keys[0] == keys[1]
     assert keys[0].startswith("wk_")
     assert (tmp_path / "write_key").stat().st_mode & 0o077 == 0
+
+
+async def test_unavailable_scheduler_backend_stops_start_up_with_a_reason(tmp_path: Path) -> None:
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        write_key="k",
+        scheduler="procrastinate",
+    )
+    app = create_app(settings)
+    with pytest.raises(ValueError, match="procrastinate backend is still to come"):
+        async with app.router.lifespan_context(app):
+            pass
+
+
+async def test_bad_guardrails_file_stops_start_up_naming_the_field(tmp_path: Path) -> None:
+    rules = tmp_path / "guardrails.yaml"
+    rules.write_text("quiet_hours:\n  start: '25:00'\n")
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        write_key="k",
+        guardrails_file=rules,
+    )
+    app = create_app(settings)
+    with pytest.raises(ValueError, match=r"quiet_hours\.start"):
+        async with app.router.lifespan_context(app):
+            pass
