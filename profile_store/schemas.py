@@ -5,7 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from datetime import datetime
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -303,6 +303,3 @@ class ProfileView(BaseModel):
     recent_events: list[EventView]
     merged_from: list[MergeView]
     conflicts: list[ConflictView]
-
-
-ConsentState = Literal["granted", "revoked"]

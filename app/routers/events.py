@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from app.deps import ContainerDep, WriteKey
 from profile_store.ingest import EventBatchRejectedError, validate_events
-from profile_store.schemas import EventError, EventIn, IngestResult
+from profile_store.schemas import EventError, IngestResult
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
@@ -87,6 +87,3 @@ def _rejected(errors: list[EventError]) -> JSONResponse:
         },
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
     )
-
-
-__all__ = ["EventIn", "router"]

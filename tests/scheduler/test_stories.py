@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
+from sqlmodel import select
 
 from app.settings import Settings
 from profile_store.models import ScheduledSend
+from scheduler.store import cancel
 from tests.profile_store.events import event
 from tests.scheduler.conftest import RecordingDispatcher, Shop, running_shop
 
@@ -253,3 +255,22 @@ async def test_a_send_whose_worker_died_is_retried_after_its_lease(settings: Set
         await shop.run(T0 + timedelta(minutes=41))
         await shop.run(T0 + timedelta(minutes=50))
         assert len(outbox.sent) == 1
+
+
+async def test_a_pending_send_can_be_cancelled_once(shop: Shop) -> None:
+    who = {"phone": "+12125550150"}
+    await shop.post(
+        *opted_in(who, T0 - timedelta(days=1), "sms"),
+        ev("added_to_cart", who, T0 + timedelta(hours=10), product_id="cap", price=9.0),
+    )
+    # Decided at 19:31 local; the send waits for tomorrow's usual hour.
+    await shop.container.scheduler.fire_due_timers(T0 + timedelta(hours=10, minutes=31))
+    async with shop.container.sessions() as session, session.begin():
+        send_id = (await session.exec(select(ScheduledSend.id))).one()
+        assert await cancel(session, send_id, "marketer stopped it")
+        assert not await cancel(session, send_id, "twice")
+    await shop.run(T0 + timedelta(days=2))
+    assert shop.outbox.sent == []
+    [decision] = await shop.decisions("+12125550150")
+    assert decision["outcome"] == "cancelled"
+    assert decision["outcome_reasons"][0]["detail"] == "marketer stopped it"
