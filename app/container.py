@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.channel_set import ChannelSet
 from app.settings import Settings
+from conversations.handler import ConversationHandler, HoldingReplyHandler
+from conversations.worker import ConversationWorker, PipelineConfig
 from policy.guardrails import Guardrails, load_guardrails
 from policy.triggers import update_timers
 from profile_store.database import create_engine, session_factory
 from profile_store.group_commit import GroupCommitWriter
 from profile_store.ingest import ValidatedEvent
-from scheduler.dispatch import Dispatcher, NoChannelDispatcher
+from scheduler.channel_dispatch import ChannelDispatcher
+from scheduler.dispatch import Dispatcher
 from scheduler.embedded import EmbeddedScheduler
 
 
@@ -27,11 +32,18 @@ class Container:
     guardrails: Guardrails
     event_writer: GroupCommitWriter
     scheduler: EmbeddedScheduler
+    channels: ChannelSet
+    conversations: ConversationWorker
 
     @classmethod
     def build(
-        cls, settings: Settings, write_key: str, dispatcher: Dispatcher | None = None
+        cls,
+        settings: Settings,
+        write_key: str,
+        dispatcher: Dispatcher | None = None,
+        handler: ConversationHandler | None = None,
     ) -> Container:
+        """Everything the app runs on; call inside the running event loop."""
         if settings.scheduler != "embedded":
             raise ValueError(
                 f"CHATCOMMERCE_SCHEDULER={settings.scheduler!r} is not available yet; "
@@ -46,6 +58,11 @@ class Container:
         ) -> None:
             await update_timers(session, events, container.guardrails)
 
+        channels = ChannelSet.from_settings(settings)
+
+        def rules() -> Guardrails:
+            return container.guardrails
+
         container = cls(
             settings=settings,
             engine=engine,
@@ -56,9 +73,21 @@ class Container:
             event_writer=GroupCommitWriter(sessions, on_stored=on_stored),
             scheduler=EmbeddedScheduler(
                 sessions,
-                dispatcher or NoChannelDispatcher(),
-                lambda: container.guardrails,
+                dispatcher or ChannelDispatcher(channels.adapters, rules),
+                rules,
                 poll_seconds=settings.scheduler_poll_seconds,
+            ),
+            channels=channels,
+            conversations=ConversationWorker(
+                sessions,
+                channels.adapters,
+                handler or HoldingReplyHandler(),
+                rules,
+                PipelineConfig(
+                    burst_window=timedelta(seconds=settings.conversation_burst_seconds),
+                    concurrency=settings.conversation_concurrency,
+                    poll_seconds=settings.scheduler_poll_seconds,
+                ),
             ),
         )
         return container
@@ -68,8 +97,11 @@ class Container:
         self.event_writer.start()
         if background:
             self.scheduler.start()
+            self.conversations.start()
 
     async def close(self) -> None:
+        await self.conversations.stop()
         await self.scheduler.stop()
+        await self.channels.close()
         await self.event_writer.stop()
         await self.engine.dispose()

@@ -10,16 +10,21 @@ from fastapi import FastAPI
 
 from app.container import Container
 from app.openapi import document_models
-from app.routers import decisions, events, health, profiles
+from app.routers import decisions, events, health, profiles, webhooks
 from app.settings import Settings
 from app.write_key import resolve_write_key
+from conversations.handler import ConversationHandler
 from profile_store.schemas import EventIn
 from scheduler.dispatch import Dispatcher
 
 log = structlog.get_logger(__name__)
 
 
-def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    dispatcher: Dispatcher | None = None,
+    handler: ConversationHandler | None = None,
+) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -27,7 +32,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
         write_key, generated = resolve_write_key(settings)
         if generated:
             log.warning("write_key.generated", path=str(settings.data_dir / "write_key"))
-        container = Container.build(settings, write_key, dispatcher)
+        container = Container.build(settings, write_key, dispatcher, handler)
         container.start(background=settings.run_workers)
         app.state.container = container
         try:
@@ -45,5 +50,6 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.include_router(events.router)
     app.include_router(profiles.router)
     app.include_router(decisions.router)
+    app.include_router(webhooks.router)
     document_models(app, EventIn)
     return app

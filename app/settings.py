@@ -47,6 +47,18 @@ class Settings(BaseSettings):
     )
     guardrails_file: Path | None = None
 
+    conversation_burst_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="Messages a shopper sends within this many seconds become one turn",
+    )
+    conversation_concurrency: int = Field(
+        default=32, ge=1, description="Conversations answered at the same time per process"
+    )
+    sms_max_segments: int = Field(
+        default=4, ge=1, le=10, description="Longer SMS replies are trimmed (links are kept)"
+    )
+
     default_phone_region: str = Field(
         default="US",
         description="Region assumed for phone numbers written without a country code.",
@@ -67,6 +79,14 @@ class Settings(BaseSettings):
         if url.startswith("sqlite://"):
             return "sqlite+aiosqlite://" + url[len("sqlite://") :]
         return url
+
+    @property
+    def telegram_configured(self) -> bool:
+        return self.telegram_bot_token is not None and self.telegram_webhook_secret is not None
+
+    @property
+    def twilio_configured(self) -> bool:
+        return bool(self.twilio_account_sid) and self.twilio_auth_token is not None
 
     @property
     def is_postgres(self) -> bool:

@@ -76,10 +76,14 @@ class DiscountPolicy(_Strict):
         return self.ceiling_by_tier.get(tier or "default", self.ceiling_by_tier.get("default", 0.0))
 
 
+TemplateVariable = Literal["text", "program"]
+
+
 class WhatsAppTemplate(_Strict):
     content_sid: str = Field(pattern=r"^HX[0-9a-fA-F]{32}$")
-    variables: list[str] = Field(
-        default_factory=list, description="Names filled in order as {{1}}, {{2}}, …"
+    variables: list[TemplateVariable] = Field(
+        default_factory=list,
+        description="What fills {{1}}, {{2}}, … in order: the program's text or its name",
     )
 
 
@@ -100,6 +104,20 @@ class TriggerWindows(_Strict):
     win_back: timedelta = timedelta(days=60)
 
 
+class ComplianceReplies(_Strict):
+    """What the shop answers to STOP/START/HELP keywords (before any agent)."""
+
+    opt_out: str = "You are unsubscribed and will get no more messages here. Reply START to resume."
+    opt_in: str = "You are subscribed again. Reply STOP to unsubscribe, HELP for help."
+    help: str = (
+        "This is the shop's assistant. Ask about products or orders. Reply STOP to unsubscribe."
+    )
+    sms_provider_replies: bool = Field(
+        default=True,
+        description="Twilio's Advanced Opt-Out answers SMS keywords itself; do not answer twice",
+    )
+
+
 class Guardrails(_Strict):
     version_note: str = ""
     triggers: TriggerWindows = TriggerWindows()
@@ -109,6 +127,7 @@ class Guardrails(_Strict):
     discounts: DiscountPolicy = DiscountPolicy()
     programs: dict[str, Program] = Field(default_factory=dict)
     whatsapp_window: timedelta = timedelta(hours=24)
+    compliance: ComplianceReplies = ComplianceReplies()
 
     def program(self, name: str) -> Program:
         return self.programs.get(name, Program())

@@ -8,9 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import event, text
+from sqlalchemy import Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 READ_ONLY = "chatcommerce_read_only"
@@ -73,6 +79,13 @@ async def transaction(
     """One unit of work: commits on success, rolls back on any error."""
     async with sessions() as session, session.begin():
         yield session
+
+
+def insert_ignoring_conflict(conn: AsyncConnection, table: Table, columns: list[str]) -> Any:
+    """``INSERT … ON CONFLICT (columns) DO NOTHING`` on either database: the way to write a
+    row exactly once when a retry or a concurrent worker may write it too."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=columns)
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -156,8 +156,18 @@ class IdentityConflict(SQLModel, table=True):
 
 
 class Conversation(SQLModel, table=True):
+    """One shopper's thread on one channel address.
+
+    ``due_at`` says when it has work (inbound messages after the burst window, or replies to
+    deliver); a worker claims it with ``lease_until`` so one conversation is handled by one
+    worker at a time, in order, while different conversations run concurrently.
+    """
+
     __tablename__ = "conversations"
-    __table_args__ = (UniqueConstraint("channel", "address", name="uq_conversations_address"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "address", name="uq_conversations_address"),
+        Index("ix_conversations_due", "due_at"),
+    )
 
     id: str = Field(default_factory=lambda: new_id("cnv"), primary_key=True, max_length=40)
     customer_id: str = Field(foreign_key="customers.id", index=True, max_length=40)
@@ -166,24 +176,46 @@ class Conversation(SQLModel, table=True):
     owner: str = Field(default="bot", max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_inbound_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class MessageStatus(StrEnum):
+    PENDING = "pending"  # inbound, waiting for its turn
+    HANDLED = "handled"  # inbound, answered (or deliberately not)
+    QUEUED = "queued"  # outbound, waiting for delivery
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    UNDELIVERED = "undelivered"
 
 
 class Message(SQLModel, table=True):
+    """Every message in and out, stored before the provider is answered or called."""
+
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("channel", "provider_message_id", name="uq_messages_provider_id"),
+        UniqueConstraint("idempotency_key", name="uq_messages_idempotency_key"),
         Index("ix_messages_conversation_created", "conversation_id", "created_at"),
+        Index("ix_messages_conversation_status", "conversation_id", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=AutoIncrement)
     conversation_id: str = Field(foreign_key="conversations.id", max_length=40)
     channel: str = Field(max_length=16)
     direction: str = Field(max_length=8)
+    kind: str = Field(default="text", max_length=16)
     provider_message_id: str | None = Field(default=None, max_length=200)
+    idempotency_key: str | None = Field(default=None, max_length=200)
     text: str | None = None
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
-    status: str = Field(default="received", max_length=32)
+    status: str = Field(default=MessageStatus.PENDING.value, max_length=32)
+    attempts: int = 0
+    error: str | None = Field(default=None, max_length=1000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Decision(SQLModel, table=True):

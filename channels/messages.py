@@ -1,0 +1,120 @@
+"""The types every channel speaks: one inbound message, one status update, one outbound message.
+
+Adapters turn provider payloads into these and these into provider calls, so nothing above the
+channel layer knows what an aiogram ``Update`` or a Twilio form looks like.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ChannelName(StrEnum):
+    TELEGRAM = "telegram"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+
+
+class InboundKind(StrEnum):
+    """What the shopper sent; each kind has a defined behaviour in the conversation pipeline."""
+
+    TEXT = "text"
+    COMMAND = "command"
+    CALLBACK = "callback"
+    CONTACT = "contact"
+    LOCATION = "location"
+    PHOTO = "photo"
+    STICKER = "sticker"
+    VOICE = "voice"
+    MEDIA = "media"
+    EDITED = "edited"
+    GROUP = "group"
+    UNSUPPORTED = "unsupported"
+
+
+class InboundMessage(BaseModel):
+    """One thing a shopper sent, as the pipeline stores it before acknowledging the provider."""
+
+    channel: ChannelName
+    provider_message_id: str = Field(description="Unique per channel; retries repeat it")
+    address: str = Field(description="Where replies go: a chat id or a phone number")
+    sender_id: str = Field(description="The shopper's identity on this channel")
+    kind: InboundKind
+    text: str | None = None
+    sender_name: str | None = None
+    contact_phone: str | None = Field(
+        default=None, description="A phone number the shopper shared as their own contact"
+    )
+    media_urls: list[str] = Field(default_factory=list)
+    received_at: datetime
+    raw: dict[str, Any] = Field(default_factory=dict, description="The payload, for audit")
+
+
+class DeliveryStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    UNDELIVERED = "undelivered"
+
+
+class StatusUpdate(BaseModel):
+    """A provider's report on an outbound message (Twilio status callbacks)."""
+
+    channel: ChannelName
+    provider_message_id: str
+    status: DeliveryStatus
+    recipient: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+    @property
+    def recipient_unsubscribed(self) -> bool:
+        """Twilio error 21610: the recipient replied STOP; treat it as their opt-out."""
+        return self.error_code == "21610"
+
+
+class ProductCard(BaseModel):
+    id: str
+    name: str
+    price: float | None = None
+    currency: str | None = None
+    url: str | None = None
+    image_url: str | None = None
+
+
+class WhatsAppTemplateRef(BaseModel):
+    """An approved WhatsApp template: Twilio Content SID and its numbered variables."""
+
+    content_sid: str
+    variables: dict[str, str] = Field(default_factory=dict)
+
+
+class OutboundMessage(BaseModel):
+    channel: ChannelName
+    address: str
+    idempotency_key: str
+    text: str = ""
+    cards: list[ProductCard] = Field(default_factory=list)
+    template: WhatsAppTemplateRef | None = None
+
+
+class SendResult(BaseModel):
+    """What came of a send. ``retryable`` failures are retried; ``retry_after`` is the wait the
+    provider asked for, in seconds."""
+
+    ok: bool
+    provider_message_ids: list[str] = Field(default_factory=list)
+    error: str | None = None
+    error_code: str | None = None
+    retryable: bool = False
+    retry_after: float | None = None
+
+    @property
+    def provider_message_id(self) -> str | None:
+        return self.provider_message_ids[0] if self.provider_message_ids else None

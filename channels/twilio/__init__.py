@@ -1,0 +1,1 @@
+"""Twilio Programmable Messaging: SMS and WhatsApp share the webhook format and the REST API."""

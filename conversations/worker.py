@@ -1,0 +1,319 @@
+"""The conversation worker: claims due conversations, runs one turn each, delivers the replies.
+
+A conversation is claimed with a lease, so exactly one worker (in any process) handles it at a
+time and its messages are answered in order; different conversations run concurrently up to
+``concurrency``. Work is found from the database, not from memory, so messages acknowledged
+before a crash are answered after the restart. The webhook only ``notify``s the worker so it
+need not wait for the next poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from pydantic import BaseModel, Field
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from channels.adapter import ChannelAdapter
+from channels.keywords import ComplianceKeyword
+from channels.messages import ChannelName, InboundKind
+from channels.retry import RetryPolicy
+from conversations.consent_changes import grant_channel, revoke_channel
+from conversations.delivery import deliver_queued
+from conversations.handler import ConversationHandler, Reply, Turn
+from conversations.inbox import CONVERSATIONS, MESSAGES
+from conversations.turns import HandlerStep, KeywordStep, NoticeStep, PendingMessage, plan_turn
+from policy.guardrails import Guardrails
+from profile_store.database import insert_ignoring_conflict, transaction
+from profile_store.models import MessageStatus
+
+log = structlog.get_logger(__name__)
+HANDLER_FAILED = "Sorry, something went wrong on our side. Please try again in a moment."
+
+
+class PipelineConfig(BaseModel):
+    burst_window: timedelta = Field(default=timedelta(seconds=1))
+    lease: timedelta = Field(default=timedelta(seconds=60))
+    concurrency: int = Field(default=32, ge=1)
+    poll_seconds: float = Field(default=0.5, gt=0)
+    retry: RetryPolicy = RetryPolicy()
+
+
+class _Conversation(BaseModel):
+    id: str
+    customer_id: str
+    channel: ChannelName
+    address: str
+    owner: str
+    last_inbound_at: datetime | None
+
+
+class _Claim(BaseModel):
+    id: str
+    due_at: datetime
+
+
+class ConversationWorker:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        adapters: Mapping[ChannelName, ChannelAdapter],
+        handler: ConversationHandler,
+        rules: Callable[[], Guardrails],
+        config: PipelineConfig,
+    ) -> None:
+        self.sessions = sessions
+        self.adapters = adapters
+        self.handler = handler
+        self.rules = rules
+        self.config = config
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
+
+    # --- running -------------------------------------------------------------------------
+
+    def notify(self, due_at: datetime | None) -> None:
+        """A conversation became due at ``due_at``: wake the loop then rather than at a poll."""
+        if self._task is None or due_at is None:
+            return
+        delay = max((due_at - datetime.now(UTC)).total_seconds(), 0.0)
+        asyncio.get_running_loop().call_later(delay, self._wake.set)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="conversation-worker")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                free = self.config.concurrency - len(self._running)
+                claims = await self._claim(free, datetime.now(UTC)) if free > 0 else []
+                for claim in claims:
+                    task = asyncio.create_task(self._process(claim))
+                    self._running.add(task)
+                    task.add_done_callback(self._finished)
+                if claims:
+                    continue
+            except Exception:
+                log.exception("conversation_worker.error")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._wake.set()  # a slot is free
+
+    async def run_once(self, now: datetime | None = None) -> int:
+        """Claim what is due now and process it; returns how many conversations (for tests)."""
+        claims = await self._claim(self.config.concurrency, now or datetime.now(UTC))
+        await asyncio.gather(*(self._process(claim, now) for claim in claims))
+        return len(claims)
+
+    # --- one conversation ----------------------------------------------------------------
+
+    async def _claim(self, limit: int, now: datetime) -> list[_Claim]:
+        free = or_(CONVERSATIONS.c.lease_until.is_(None), CONVERSATIONS.c.lease_until < now)
+        async with transaction(self.sessions) as session:
+            conn = await session.connection()
+            rows = (
+                await conn.execute(
+                    select(CONVERSATIONS.c.id, CONVERSATIONS.c.due_at)
+                    .where(CONVERSATIONS.c.due_at <= now, free)
+                    .order_by(CONVERSATIONS.c.due_at)
+                    .limit(limit)
+                )
+            ).all()
+            claims = []
+            for row in rows:
+                taken = await conn.execute(
+                    update(CONVERSATIONS)
+                    .where(CONVERSATIONS.c.id == row.id, CONVERSATIONS.c.due_at <= now, free)
+                    .values(lease_until=now + self.config.lease)
+                )
+                if taken.rowcount == 1:
+                    claims.append(_Claim(id=row.id, due_at=row.due_at))
+        return claims
+
+    async def _process(self, claim: _Claim, now: datetime | None = None) -> None:
+        retry_at = None
+        try:
+            retry_at = await self._work(claim.id, now)
+        except Exception:
+            log.exception("conversation.failed", conversation_id=claim.id)
+            retry_at = (now or datetime.now(UTC)) + timedelta(seconds=30)
+        finally:
+            await self._release(claim, retry_at)
+
+    async def _work(self, conversation_id: str, now: datetime | None) -> datetime | None:
+        rules = self.rules()
+        async with self.sessions() as session:
+            conn = await session.connection()
+            row = (
+                await conn.execute(
+                    select(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id)
+                )
+            ).one()
+            conversation = _Conversation.model_validate(row, from_attributes=True)
+            pending = (
+                await conn.execute(
+                    select(MESSAGES.c.id, MESSAGES.c.kind, MESSAGES.c.text, MESSAGES.c.payload)
+                    .where(
+                        MESSAGES.c.conversation_id == conversation_id,
+                        MESSAGES.c.direction == "in",
+                        MESSAGES.c.status == MessageStatus.PENDING.value,
+                    )
+                    .order_by(MESSAGES.c.id)
+                )
+            ).all()
+        channel = conversation.channel
+        if pending:
+            messages = [
+                PendingMessage(
+                    id=row.id,
+                    kind=InboundKind(row.kind),
+                    text=row.text,
+                    contact_phone=row.payload.get("contact_phone"),
+                    sender_name=row.payload.get("sender_name"),
+                )
+                for row in pending
+            ]
+            await self._answer(conversation, channel, messages, rules, now or datetime.now(UTC))
+        return await deliver_queued(
+            self.sessions,
+            self.adapters,
+            self.config.retry,
+            conversation_id=conversation_id,
+            channel=channel,
+            address=conversation.address,
+            last_inbound_at=conversation.last_inbound_at,
+            whatsapp_window=rules.whatsapp_window,
+            now=now or datetime.now(UTC),
+        )
+
+    async def _answer(
+        self,
+        conversation: _Conversation,
+        channel: ChannelName,
+        messages: list[PendingMessage],
+        rules: Guardrails,
+        now: datetime,
+    ) -> None:
+        """Turn the pending messages into queued replies and consent changes, atomically."""
+        conversation_id = conversation.id
+        customer_id = conversation.customer_id
+        bot_owned = conversation.owner == "bot"
+        replies: list[Reply] = []
+        consent: list[ComplianceKeyword] = []
+        compliance = rules.compliance
+        provider_answers = channel is ChannelName.SMS and compliance.sms_provider_replies
+        for step in plan_turn(channel, messages):
+            if isinstance(step, KeywordStep):
+                consent.append(step.keyword)
+                if not provider_answers:
+                    replies.append(Reply(text=_keyword_reply(step.keyword, rules)))
+            elif not bot_owned:
+                continue  # a person has taken this conversation over; the bot stays quiet
+            elif isinstance(step, NoticeStep):
+                replies.append(Reply(text=step.text))
+            elif isinstance(step, HandlerStep):
+                replies.extend(await self._ask_handler(conversation, channel, step, messages))
+        last_id = messages[-1].id
+        async with transaction(self.sessions) as session:
+            conn = await session.connection()
+            for keyword in consent:
+                if keyword is ComplianceKeyword.OPT_OUT:
+                    await revoke_channel(
+                        session, customer_id, channel, source=f"keyword:{channel.value}", at=now
+                    )
+                elif keyword is ComplianceKeyword.OPT_IN:
+                    await grant_channel(
+                        session, customer_id, channel, source=f"keyword:{channel.value}", at=now
+                    )
+            for index, reply in enumerate(r for r in replies if r.text or r.cards):
+                await conn.execute(
+                    insert_ignoring_conflict(conn, MESSAGES, ["idempotency_key"]).values(
+                        conversation_id=conversation_id,
+                        channel=channel.value,
+                        direction="out",
+                        kind="cards" if reply.cards else "text",
+                        idempotency_key=f"reply:{conversation_id}:{last_id}:{index}",
+                        text=reply.text,
+                        payload={"cards": [card.model_dump(mode="json") for card in reply.cards]},
+                        status=MessageStatus.QUEUED.value,
+                        attempts=0,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            await conn.execute(
+                update(MESSAGES)
+                .where(MESSAGES.c.id.in_([message.id for message in messages]))
+                .values(status=MessageStatus.HANDLED.value, updated_at=now)
+            )
+
+    async def _ask_handler(
+        self,
+        conversation: _Conversation,
+        channel: ChannelName,
+        step: HandlerStep,
+        messages: list[PendingMessage],
+    ) -> list[Reply]:
+        turn = Turn(
+            conversation_id=conversation.id,
+            customer_id=conversation.customer_id,
+            channel=channel,
+            address=conversation.address,
+            texts=step.texts,
+            sender_name=next((m.sender_name for m in messages if m.sender_name), None),
+        )
+        try:
+            return await self.handler.handle(turn)
+        except Exception:
+            log.exception("conversation.handler_failed", conversation_id=turn.conversation_id)
+            return [Reply(text=HANDLER_FAILED)]
+
+    async def _release(self, claim: _Claim, retry_at: datetime | None) -> None:
+        """Drop the lease. The conversation stays due only if a message arrived meanwhile
+        (the webhook moved ``due_at``) or a reply must be retried."""
+        async with transaction(self.sessions) as session:
+            conn = await session.connection()
+            await conn.execute(
+                update(CONVERSATIONS)
+                .where(CONVERSATIONS.c.id == claim.id, CONVERSATIONS.c.due_at == claim.due_at)
+                .values(due_at=retry_at)
+            )
+            moved = and_(CONVERSATIONS.c.id == claim.id, CONVERSATIONS.c.due_at != claim.due_at)
+            if retry_at is not None:
+                await conn.execute(
+                    update(CONVERSATIONS)
+                    .where(moved, CONVERSATIONS.c.due_at > retry_at)
+                    .values(due_at=retry_at)
+                )
+            await conn.execute(
+                update(CONVERSATIONS).where(CONVERSATIONS.c.id == claim.id).values(lease_until=None)
+            )
+
+
+def _keyword_reply(keyword: ComplianceKeyword, rules: Guardrails) -> str:
+    replies = rules.compliance
+    return {
+        ComplianceKeyword.OPT_OUT: replies.opt_out,
+        ComplianceKeyword.OPT_IN: replies.opt_in,
+        ComplianceKeyword.HELP: replies.help,
+    }[keyword]
