@@ -112,27 +112,13 @@ class TelegramUpdateParser:
 
     def validate(self, body: dict[str, Any]) -> Update:
         """Raises pydantic's ``ValidationError`` when the body is not an Update."""
-        return Update.model_validate(_with_is_bot(body), context={"bot": self._bot})
+        return Update.model_validate(body, context={"bot": self._bot})
 
     async def parse(self, update: Update) -> InboundMessage | None:
         result = await self._dispatcher.feed_update(self._bot, update)
         if result is UNHANDLED or not isinstance(result, InboundMessage):
             return None
         return result.model_copy(update={"raw": result.raw | {"update": _jsonable(update)}})
-
-
-def _with_is_bot(value: Any) -> Any:
-    """Telegram's own documented test updates ("Testing your bot with updates") leave out
-    ``User.is_bot``; accept them as human senders rather than refusing the whole update."""
-    if isinstance(value, dict):
-        fixed = {key: _with_is_bot(item) for key, item in value.items()}
-        sender = fixed.get("from")
-        if isinstance(sender, dict) and "id" in sender and "is_bot" not in sender:
-            fixed["from"] = sender | {"is_bot": False}
-        return fixed
-    if isinstance(value, list):
-        return [_with_is_bot(item) for item in value]
-    return value
 
 
 def _jsonable(update: Update) -> dict[str, Any]:

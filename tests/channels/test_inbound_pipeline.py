@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 
 from conversations.handler import Reply, Turn
@@ -192,3 +193,14 @@ async def test_the_conversation_belongs_to_the_resolved_customer(shop: Shop) -> 
         rows = (await (await session.connection()).execute(select(CONVERSATIONS))).all()
     customers = {row.customer_id for row in rows}
     assert len(rows) == 2 and len(customers) == 1  # one shopper, two channels
+
+
+async def test_a_channel_without_credentials_is_off_with_a_reason(
+    client: httpx.AsyncClient,
+) -> None:
+    telegram = await client.post("/webhooks/telegram", json={"update_id": 1})
+    assert telegram.status_code == 404
+    assert "CHATCOMMERCE_TELEGRAM_BOT_TOKEN" in telegram.json()["detail"]
+    sms_off = await client.post("/webhooks/twilio/sms", content="Body=hi")
+    assert sms_off.status_code == 404
+    assert "CHATCOMMERCE_TWILIO_ACCOUNT_SID" in sms_off.json()["detail"]

@@ -27,6 +27,7 @@ class TelegramCall:
     method: str
     params: dict[str, str]
     failed: bool = False
+    received_at: float = field(default_factory=time.monotonic)
 
     def json(self, key: str) -> Any:
         return json.loads(self.params[key])

@@ -25,7 +25,7 @@ class SlowDispatcher:
         self.counts = counts
 
     async def dispatch(self, send: OutboundSend) -> DispatchResult:
-        await asyncio.sleep(0.001)
+        await asyncio.sleep(0.02)  # long enough that the other worker claims meanwhile
         self.counts[send.send_id] += 1
         return DispatchResult(ok=True, provider_message_id=send.send_id)
 
