@@ -50,10 +50,10 @@ def serve(
 
 @cli.command()
 def worker() -> None:
-    """Run the trigger and send workers without serving HTTP.
+    """Run the trigger, send and conversation workers without serving HTTP.
 
     Run API processes with CHATCOMMERCE_RUN_WORKERS=false and as many of these as needed:
-    timers and sends are claimed with row locks (SKIP LOCKED on PostgreSQL), so workers on
+    timers, sends and conversations are claimed with locks or leases, so workers on
     several machines never take the same item.
     """
     import asyncio

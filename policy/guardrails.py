@@ -108,7 +108,9 @@ class ComplianceReplies(_Strict):
     """What the shop answers to STOP/START/HELP keywords (before any agent)."""
 
     opt_out: str = "You are unsubscribed and will get no more messages here. Reply START to resume."
-    opt_in: str = "You are subscribed again. Reply STOP to unsubscribe, HELP for help."
+    opt_in: str = (
+        "Hi! You will get messages from us here. Reply STOP to unsubscribe, HELP for help."
+    )
     help: str = (
         "This is the shop's assistant. Ask about products or orders. Reply STOP to unsubscribe."
     )

@@ -204,3 +204,27 @@ async def test_a_channel_without_credentials_is_off_with_a_reason(
     sms_off = await client.post("/webhooks/twilio/sms", content="Body=hi")
     assert sms_off.status_code == 404
     assert "CHATCOMMERCE_TWILIO_ACCOUNT_SID" in sms_off.json()["detail"]
+
+
+async def test_two_workers_answer_each_conversation_once(shop: Shop) -> None:
+    import asyncio
+
+    from conversations.worker import ConversationWorker
+
+    for chat in range(1, 41):
+        await shop.telegram_update(tg_text(200 + chat, f"hi from {chat}", chat_id=chat))
+    first = shop.container.conversations
+    second = ConversationWorker(
+        first.sessions, first.adapters, first.handler, first.rules, first.config
+    )
+
+    async def drain(worker: ConversationWorker) -> int:
+        total = 0
+        while handled := await worker.run_once():
+            total += handled
+        return total
+
+    counts = await asyncio.gather(drain(first), drain(second))
+    assert sum(counts) == 40
+    chats = sorted(int(call.params["chat_id"]) for call in shop.telegram.sent)
+    assert chats == list(range(1, 41))  # every conversation answered, none twice

@@ -1,1 +1,0 @@
-"""Local fake servers speaking the Telegram Bot API and Twilio REST wire formats."""

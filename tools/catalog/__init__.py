@@ -1,0 +1,1 @@
+"""Product catalog groundwork: offline text embeddings for semantic product search."""
