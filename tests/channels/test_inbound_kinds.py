@@ -83,10 +83,14 @@ PHOTO = [{"file_id": "AgAD", "file_unique_id": "AQAD", "width": 90, "height": 90
             {"location": {"latitude": 52.52, "longitude": 13.40}},
             NOTICES[InboundKind.LOCATION],
         ),
+        (
+            {"document": {"file_id": "BQAD", "file_unique_id": "AgAD", "file_name": "a.pdf"}},
+            NOTICES[InboundKind.MEDIA],
+        ),
         ({"dice": {"emoji": "🎲", "value": 3}}, NOTICES[InboundKind.UNSUPPORTED]),
         ({"photo": PHOTO, "caption": "do you have this in red?"}, "echo: do you have this in red?"),
     ],
-    ids=["photo", "sticker", "voice", "location", "dice", "photo-with-caption"],
+    ids=["photo", "sticker", "voice", "location", "document", "dice", "photo-with-caption"],
 )
 async def test_telegram_non_text_gets_a_polite_defined_answer(
     shop: Shop, content: dict[str, Any], expected: str
