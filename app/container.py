@@ -63,11 +63,12 @@ class Container:
         def rules() -> Guardrails:
             return container.guardrails
 
+        readers = session_factory(engine, read_only=True)
         container = cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
-            readers=session_factory(engine, read_only=True),
+            readers=readers,
             write_key=write_key,
             guardrails=guardrails,
             event_writer=GroupCommitWriter(sessions, on_stored=on_stored),
@@ -88,6 +89,7 @@ class Container:
                     concurrency=settings.conversation_concurrency,
                     poll_seconds=settings.scheduler_poll_seconds,
                 ),
+                readers,
             ),
         )
         return container

@@ -1,26 +1,27 @@
 """Delivering a conversation's queued replies in order, each through its channel adapter.
 
 Replies are written as ``queued`` rows before any provider call, so a crash between the turn
-and the send loses nothing: the next worker finds them queued. Each outcome is committed as
-soon as it is known. A reply that still fails after the adapter's retries stays queued with a
-backoff and holds back the replies after it, so the shopper never reads them out of order.
+and the send loses nothing: the next worker finds them queued. Outcomes are written together
+with the conversation's release, one transaction per turn. A reply that still fails after the
+adapter's retries stays queued with a backoff and holds back the replies after it, so the
+shopper never reads them out of order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from channels.adapter import ChannelAdapter
 from channels.messages import ChannelName, OutboundMessage, ProductCard, SendResult
 from channels.retry import RetryPolicy, send_with_retry
 from conversations.inbox import MESSAGES
-from profile_store.database import transaction
 from profile_store.models import MessageStatus
 
 log = structlog.get_logger(__name__)
@@ -31,40 +32,59 @@ def redelivery_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(5 * 2**attempts, 600))
 
 
-async def deliver_queued(
-    sessions: async_sessionmaker[AsyncSession],
+@dataclass(frozen=True)
+class QueuedReply:
+    id: int
+    idempotency_key: str
+    text: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+@dataclass
+class Delivery:
+    """What delivering a conversation's queue produced: row changes and when to try again."""
+
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    retry_at: datetime | None = None
+
+
+async def load_queued(conn: AsyncConnection, conversation_id: str) -> list[QueuedReply]:
+    rows = await conn.execute(
+        select(
+            MESSAGES.c.id,
+            MESSAGES.c.idempotency_key,
+            MESSAGES.c.text,
+            MESSAGES.c.payload,
+            MESSAGES.c.attempts,
+        )
+        .where(
+            MESSAGES.c.conversation_id == conversation_id,
+            MESSAGES.c.direction == "out",
+            MESSAGES.c.status == MessageStatus.QUEUED.value,
+        )
+        .order_by(MESSAGES.c.id)
+    )
+    return [
+        QueuedReply(row.id, row.idempotency_key, row.text or "", row.payload, row.attempts)
+        for row in rows
+    ]
+
+
+async def deliver(
+    replies: list[QueuedReply],
     adapters: Mapping[ChannelName, ChannelAdapter],
     retry: RetryPolicy,
     *,
-    conversation_id: str,
     channel: ChannelName,
     address: str,
     last_inbound_at: datetime | None,
     whatsapp_window: timedelta,
     now: datetime,
-) -> datetime | None:
-    """Send what is queued; returns when to try again if something must wait, else None."""
-    async with sessions() as session:
-        conn = await session.connection()
-        rows = (
-            await conn.execute(
-                select(
-                    MESSAGES.c.id,
-                    MESSAGES.c.idempotency_key,
-                    MESSAGES.c.text,
-                    MESSAGES.c.payload,
-                    MESSAGES.c.attempts,
-                )
-                .where(
-                    MESSAGES.c.conversation_id == conversation_id,
-                    MESSAGES.c.direction == "out",
-                    MESSAGES.c.status == MessageStatus.QUEUED.value,
-                )
-                .order_by(MESSAGES.c.id)
-            )
-        ).all()
+) -> Delivery:
+    delivery = Delivery()
     adapter = adapters.get(channel)
-    for row in rows:
+    for reply in replies:
         if adapter is None:
             result = SendResult(ok=False, error=f"channel {channel.value} is not configured")
         elif channel is ChannelName.WHATSAPP and (
@@ -81,42 +101,58 @@ async def deliver_queued(
             outbound = OutboundMessage(
                 channel=channel,
                 address=address,
-                idempotency_key=row.idempotency_key,
-                text=row.text or "",
-                cards=[ProductCard.model_validate(card) for card in row.payload.get("cards", [])],
+                idempotency_key=reply.idempotency_key,
+                text=reply.text,
+                cards=[ProductCard.model_validate(c) for c in reply.payload.get("cards", [])],
             )
             result = await send_with_retry(adapter, outbound, retry)
-        retry_at = await _record(sessions, row.id, row.attempts, row.payload, result, now)
-        if retry_at is not None:
-            return retry_at
-    return None
+        delivery.retry_at = _outcome(delivery, reply, result, now)
+        if delivery.retry_at is not None:
+            break
+    return delivery
 
 
-async def _record(
-    sessions: async_sessionmaker[AsyncSession],
-    message_id: int,
-    attempts: int,
-    payload: dict[str, object],
-    result: SendResult,
-    now: datetime,
+def _outcome(
+    delivery: Delivery, reply: QueuedReply, result: SendResult, now: datetime
 ) -> datetime | None:
-    attempts += 1
-    values: dict[str, object] = {"attempts": attempts, "updated_at": now}
+    attempts = reply.attempts + 1
+    change: dict[str, Any] = {
+        "b_id": reply.id,
+        "b_attempts": attempts,
+        "b_status": MessageStatus.QUEUED.value,
+        "b_provider_message_id": None,
+        "b_payload": reply.payload,
+        "b_error": (result.error or "")[:1000] or None,
+    }
     retry_at = None
     if result.ok:
-        values |= {
-            "status": MessageStatus.SENT.value,
-            "provider_message_id": result.provider_message_id,
-            "payload": payload | {"provider_message_ids": result.provider_message_ids},
-            "error": None,
+        change |= {
+            "b_status": MessageStatus.SENT.value,
+            "b_provider_message_id": result.provider_message_id,
+            "b_payload": reply.payload | {"provider_message_ids": result.provider_message_ids},
         }
     elif result.retryable and attempts < MAX_DELIVERY_ATTEMPTS:
         retry_at = now + redelivery_delay(attempts)
-        values |= {"error": (result.error or "")[:1000]}
     else:
-        values |= {"status": MessageStatus.FAILED.value, "error": (result.error or "")[:1000]}
-        log.warning("reply.failed", message_id=message_id, error=result.error)
-    async with transaction(sessions) as session:
-        conn = await session.connection()
-        await conn.execute(update(MESSAGES).where(MESSAGES.c.id == message_id).values(**values))
+        change["b_status"] = MessageStatus.FAILED.value
+        log.warning("reply.failed", message_id=reply.id, error=result.error)
+    delivery.changes.append(change)
     return retry_at
+
+
+async def write_delivery(conn: AsyncConnection, delivery: Delivery, now: datetime) -> None:
+    if not delivery.changes:
+        return
+    await conn.execute(
+        update(MESSAGES)
+        .where(MESSAGES.c.id == bindparam("b_id"))
+        .values(
+            status=bindparam("b_status"),
+            attempts=bindparam("b_attempts"),
+            provider_message_id=bindparam("b_provider_message_id"),
+            payload=bindparam("b_payload"),
+            error=bindparam("b_error"),
+            updated_at=now,
+        ),
+        delivery.changes,
+    )

@@ -25,7 +25,13 @@ from channels.keywords import ComplianceKeyword
 from channels.messages import ChannelName, InboundKind
 from channels.retry import RetryPolicy
 from conversations.consent_changes import grant_channel, revoke_channel
-from conversations.delivery import deliver_queued
+from conversations.delivery import (
+    Delivery,
+    QueuedReply,
+    deliver,
+    load_queued,
+    write_delivery,
+)
 from conversations.handler import ConversationHandler, Reply, Turn
 from conversations.inbox import CONVERSATIONS, MESSAGES
 from conversations.turns import HandlerStep, KeywordStep, NoticeStep, PendingMessage, plan_turn
@@ -67,8 +73,10 @@ class ConversationWorker:
         handler: ConversationHandler,
         rules: Callable[[], Guardrails],
         config: PipelineConfig,
+        readers: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self.sessions = sessions
+        self.readers = readers or sessions
         self.adapters = adapters
         self.handler = handler
         self.rules = rules
@@ -151,24 +159,22 @@ class ConversationWorker:
         return claims
 
     async def _process(self, claim: _Claim, now: datetime | None = None) -> None:
-        retry_at = None
+        delivery = Delivery()
         try:
-            retry_at = await self._work(claim.id, now)
+            delivery = await self._work(claim.id, now or datetime.now(UTC))
         except Exception:
             log.exception("conversation.failed", conversation_id=claim.id)
-            retry_at = (now or datetime.now(UTC)) + timedelta(seconds=30)
+            delivery.retry_at = (now or datetime.now(UTC)) + timedelta(seconds=30)
         finally:
-            await self._release(claim, retry_at)
+            await self._release(claim, delivery, now or datetime.now(UTC))
 
-    async def _work(self, conversation_id: str, now: datetime | None) -> datetime | None:
+    async def _work(self, conversation_id: str, now: datetime) -> Delivery:
         rules = self.rules()
-        async with self.sessions() as session:
+        # Reads take no write lock (SQLite) and are the same rows the claim protects.
+        async with self.readers() as session:
             conn = await session.connection()
-            row = (
-                await conn.execute(
-                    select(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id)
-                )
-            ).one()
+            query = select(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id)
+            row = (await conn.execute(query)).one()
             conversation = _Conversation.model_validate(row, from_attributes=True)
             pending = (
                 await conn.execute(
@@ -181,7 +187,7 @@ class ConversationWorker:
                     .order_by(MESSAGES.c.id)
                 )
             ).all()
-        channel = conversation.channel
+            queued = await load_queued(conn, conversation_id)
         if pending:
             messages = [
                 PendingMessage(
@@ -193,91 +199,89 @@ class ConversationWorker:
                 )
                 for row in pending
             ]
-            await self._answer(conversation, channel, messages, rules, now or datetime.now(UTC))
-        return await deliver_queued(
-            self.sessions,
+            queued += await self._answer(conversation, messages, rules, now)
+        return await deliver(
+            queued,
             self.adapters,
             self.config.retry,
-            conversation_id=conversation_id,
-            channel=channel,
+            channel=conversation.channel,
             address=conversation.address,
             last_inbound_at=conversation.last_inbound_at,
             whatsapp_window=rules.whatsapp_window,
-            now=now or datetime.now(UTC),
+            now=now,
         )
 
     async def _answer(
         self,
         conversation: _Conversation,
-        channel: ChannelName,
         messages: list[PendingMessage],
         rules: Guardrails,
         now: datetime,
-    ) -> None:
+    ) -> list[QueuedReply]:
         """Turn the pending messages into queued replies and consent changes, atomically."""
-        conversation_id = conversation.id
-        customer_id = conversation.customer_id
-        bot_owned = conversation.owner == "bot"
+        channel = conversation.channel
         replies: list[Reply] = []
         consent: list[ComplianceKeyword] = []
-        compliance = rules.compliance
-        provider_answers = channel is ChannelName.SMS and compliance.sms_provider_replies
+        provider_answers = channel is ChannelName.SMS and rules.compliance.sms_provider_replies
         for step in plan_turn(channel, messages):
             if isinstance(step, KeywordStep):
                 consent.append(step.keyword)
                 if not provider_answers:
                     replies.append(Reply(text=_keyword_reply(step.keyword, rules)))
-            elif not bot_owned:
+            elif conversation.owner != "bot":
                 continue  # a person has taken this conversation over; the bot stays quiet
             elif isinstance(step, NoticeStep):
                 replies.append(Reply(text=step.text))
             elif isinstance(step, HandlerStep):
-                replies.extend(await self._ask_handler(conversation, channel, step, messages))
+                replies.extend(await self._ask_handler(conversation, step, messages))
         last_id = messages[-1].id
+        queued: list[QueuedReply] = []
         async with transaction(self.sessions) as session:
-            conn = await session.connection()
             for keyword in consent:
-                if keyword is ComplianceKeyword.OPT_OUT:
-                    await revoke_channel(
-                        session, customer_id, channel, source=f"keyword:{channel.value}", at=now
-                    )
-                elif keyword is ComplianceKeyword.OPT_IN:
-                    await grant_channel(
-                        session, customer_id, channel, source=f"keyword:{channel.value}", at=now
-                    )
+                change = revoke_channel if keyword is ComplianceKeyword.OPT_OUT else grant_channel
+                if keyword is not ComplianceKeyword.HELP:
+                    source = f"keyword:{channel.value}"
+                    await change(session, conversation.customer_id, channel, source=source, at=now)
+            conn = await session.connection()
             for index, reply in enumerate(r for r in replies if r.text or r.cards):
-                await conn.execute(
-                    insert_ignoring_conflict(conn, MESSAGES, ["idempotency_key"]).values(
-                        conversation_id=conversation_id,
+                key = f"reply:{conversation.id}:{last_id}:{index}"
+                payload = {"cards": [card.model_dump(mode="json") for card in reply.cards]}
+                reply_id = await conn.scalar(
+                    insert_ignoring_conflict(conn, MESSAGES, ["idempotency_key"])
+                    .values(
+                        conversation_id=conversation.id,
                         channel=channel.value,
                         direction="out",
                         kind="cards" if reply.cards else "text",
-                        idempotency_key=f"reply:{conversation_id}:{last_id}:{index}",
+                        idempotency_key=key,
                         text=reply.text,
-                        payload={"cards": [card.model_dump(mode="json") for card in reply.cards]},
+                        payload=payload,
                         status=MessageStatus.QUEUED.value,
                         attempts=0,
                         created_at=now,
                         updated_at=now,
                     )
+                    .returning(MESSAGES.c.id)
                 )
+                if reply_id is not None:
+                    queued.append(QueuedReply(reply_id, key, reply.text, payload, 0))
             await conn.execute(
                 update(MESSAGES)
                 .where(MESSAGES.c.id.in_([message.id for message in messages]))
                 .values(status=MessageStatus.HANDLED.value, updated_at=now)
             )
+        return queued
 
     async def _ask_handler(
         self,
         conversation: _Conversation,
-        channel: ChannelName,
         step: HandlerStep,
         messages: list[PendingMessage],
     ) -> list[Reply]:
         turn = Turn(
             conversation_id=conversation.id,
             customer_id=conversation.customer_id,
-            channel=channel,
+            channel=conversation.channel,
             address=conversation.address,
             texts=step.texts,
             sender_name=next((m.sender_name for m in messages if m.sender_name), None),
@@ -288,15 +292,18 @@ class ConversationWorker:
             log.exception("conversation.handler_failed", conversation_id=turn.conversation_id)
             return [Reply(text=HANDLER_FAILED)]
 
-    async def _release(self, claim: _Claim, retry_at: datetime | None) -> None:
-        """Drop the lease. The conversation stays due only if a message arrived meanwhile
-        (the webhook moved ``due_at``) or a reply must be retried."""
+    async def _release(self, claim: _Claim, delivery: Delivery, now: datetime) -> None:
+        """Record what was delivered and drop the lease, in one transaction. The conversation
+        stays due only if a message arrived meanwhile (the webhook moved ``due_at``) or a reply
+        must be retried."""
+        retry_at = delivery.retry_at
         async with transaction(self.sessions) as session:
             conn = await session.connection()
+            await write_delivery(conn, delivery, now)
             await conn.execute(
                 update(CONVERSATIONS)
                 .where(CONVERSATIONS.c.id == claim.id, CONVERSATIONS.c.due_at == claim.due_at)
-                .values(due_at=retry_at)
+                .values(due_at=retry_at, lease_until=None)
             )
             moved = and_(CONVERSATIONS.c.id == claim.id, CONVERSATIONS.c.due_at != claim.due_at)
             if retry_at is not None:
@@ -305,9 +312,7 @@ class ConversationWorker:
                     .where(moved, CONVERSATIONS.c.due_at > retry_at)
                     .values(due_at=retry_at)
                 )
-            await conn.execute(
-                update(CONVERSATIONS).where(CONVERSATIONS.c.id == claim.id).values(lease_until=None)
-            )
+            await conn.execute(update(CONVERSATIONS).where(moved).values(lease_until=None))
 
 
 def _keyword_reply(keyword: ComplianceKeyword, rules: Guardrails) -> str:
