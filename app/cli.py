@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from app.logs import configure_logging
@@ -11,8 +13,10 @@ from app.write_key import resolve_write_key
 cli = typer.Typer(help="ChatCommerce: conversational commerce bot and customer profile store.")
 db_cli = typer.Typer(help="Database schema.")
 demo_cli = typer.Typer(help="Demo data for trying the bot out.")
+catalog_cli = typer.Typer(help="The product catalog.")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(demo_cli, name="demo")
+cli.add_typer(catalog_cli, name="catalog")
 
 
 @cli.callback()
@@ -90,16 +94,37 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) 
 
 @demo_cli.command("load")
 def demo_load() -> None:
-    """Load demo shoppers and their events (safe to run again: nothing is stored twice)."""
+    """Load demo shoppers, their events and the demo catalog (safe to run again)."""
     import asyncio
 
+    from app.catalog_import import import_catalog
     from app.demo import load_demo_profiles
+    from tools.catalog.demo_catalog import DEMO_CATALOG
 
-    result = asyncio.run(load_demo_profiles(Settings()))
+    settings = Settings()
+    result = asyncio.run(load_demo_profiles(settings))
     typer.echo(
         f"Demo profiles: {result.accepted} events stored, {result.duplicates} already there, "
         f"{len(result.customer_ids)} customers."
     )
+    import_catalog(settings, DEMO_CATALOG, prune=False)
+
+
+@catalog_cli.command("import")
+def catalog_import(
+    file: Path = typer.Argument(..., help="A .csv or .json catalog (schema in the README)."),
+    prune: bool = typer.Option(False, help="Remove products that are not in FILE."),
+) -> None:
+    """Create or update products from FILE, by id; print a line per rejected row."""
+    from app.catalog_import import import_catalog
+    from tools.catalog.importer import CatalogFileError
+
+    try:
+        code = import_catalog(Settings(), file, prune=prune)
+    except CatalogFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 
 def main() -> None:

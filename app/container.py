@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -20,6 +21,7 @@ from profile_store.ingest import ValidatedEvent
 from scheduler.channel_dispatch import ChannelDispatcher
 from scheduler.dispatch import Dispatcher
 from scheduler.embedded import EmbeddedScheduler
+from tools.catalog.store import Catalog
 
 
 @dataclass
@@ -34,6 +36,8 @@ class Container:
     scheduler: EmbeddedScheduler
     channels: ChannelSet
     conversations: ConversationWorker
+    _catalog: Catalog | None = None
+    _catalog_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
     def build(
@@ -93,6 +97,14 @@ class Container:
             ),
         )
         return container
+
+    async def catalog(self) -> Catalog:
+        """The product catalog, opened on first use (loading Chroma and the model takes a
+        moment that API calls without products should not pay)."""
+        async with self._catalog_lock:
+            if self._catalog is None:
+                self._catalog = await Catalog.open(self.settings.data_dir, self.settings.chroma_url)
+            return self._catalog
 
     def start(self, *, background: bool = True) -> None:
         """Start background work; call from inside the running event loop."""

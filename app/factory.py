@@ -10,12 +10,13 @@ from fastapi import FastAPI
 
 from app.container import Container
 from app.openapi import document_models
-from app.routers import decisions, events, health, profiles, webhooks
+from app.routers import catalog, decisions, events, health, profiles, webhooks
 from app.settings import Settings
 from app.write_key import resolve_write_key
 from conversations.handler import ConversationHandler
 from profile_store.schemas import EventIn
 from scheduler.dispatch import Dispatcher
+from tools.catalog.schema import Product
 
 log = structlog.get_logger(__name__)
 
@@ -51,5 +52,6 @@ def create_app(
     app.include_router(profiles.router)
     app.include_router(decisions.router)
     app.include_router(webhooks.router)
-    document_models(app, EventIn)
+    app.include_router(catalog.router)
+    document_models(app, EventIn, Product)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import chromadb
@@ -97,6 +98,29 @@ def test_embedding_function_config_round_trip() -> None:
     assert not function.is_legacy()
     with pytest.raises(ValueError, match="re-embed"):
         MiniLmEmbeddingFunction.build_from_config({**function.get_config(), "model_sha256": "x"})
+
+
+def test_function_loads_one_embedder_per_process_under_concurrency(
+    embedder: MiniLmEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = ["waterproof running shoes", "stainless steel frying pan", "red wool scarf"]
+    expected = embedder.embed(texts)
+    built: list[MiniLmEmbedder] = []
+
+    class Counting(MiniLmEmbedder):
+        def __init__(self, **kwargs: int) -> None:
+            super().__init__(**kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(embeddings, "_EMBEDDERS", {})
+    monkeypatch.setattr(embeddings, "MiniLmEmbedder", Counting)
+    function = MiniLmEmbeddingFunction(intra_op_threads=2)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: function(texts), range(16)))
+    for result in results:
+        np.testing.assert_allclose(np.stack(result), expected, atol=1e-4)
+    assert len(built) == 1
+    assert built[0].intra_op_threads == 2
 
 
 def test_chroma_collection_reopens_in_a_new_process(tmp_path: Path) -> None:

@@ -1,0 +1,45 @@
+"""``chatcommerce catalog import``: a CSV or JSON file into the catalog, with a progress bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from app.settings import Settings
+from tools.catalog.importer import read_catalog
+from tools.catalog.schema import Product
+from tools.catalog.store import CatalogStore, UpsertSummary, connect
+
+BATCH = 100
+
+
+def import_catalog(settings: Settings, path: Path, *, prune: bool) -> int:
+    """Returns the exit code: 0 when every row was imported, 1 when some were rejected."""
+    parsed = read_catalog(path)
+    for rejected in parsed.rejected:
+        typer.echo(
+            f"row {rejected.row} ({rejected.product_id or 'no id'}): {rejected.reason}", err=True
+        )
+    store = CatalogStore(connect(settings.data_dir, settings.chroma_url))
+    summary = UpsertSummary()
+    with typer.progressbar(length=len(parsed.products), label="Importing products") as progress:
+        for start in range(0, len(parsed.products), BATCH):
+            batch: list[Product] = parsed.products[start : start + BATCH]
+            done = store.upsert(batch)
+            for field in ("added", "updated", "reembedded", "unchanged"):
+                setattr(summary, field, getattr(summary, field) + getattr(done, field))
+            progress.update(len(batch))
+    pruned: list[str] = []
+    if prune:
+        keep = {product.id for product in parsed.products}
+        # A rejected row still names a product the shop has: never prune it by mistake.
+        keep |= {row.product_id for row in parsed.rejected if row.product_id}
+        pruned = store.delete(sorted(store.all_ids() - keep))
+    typer.echo(
+        f"{summary.added} added, {summary.updated} updated ({summary.reembedded} re-embedded), "
+        f"{summary.unchanged} unchanged, {len(parsed.rejected)} rejected"
+        + (f", {len(pruned)} pruned" if prune else "")
+        + f"; {store.count()} products in the catalog."
+    )
+    return 1 if parsed.rejected else 0

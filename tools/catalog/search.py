@@ -1,0 +1,237 @@
+"""Product search: meaning from the vector, hard filters from metadata, exact matches first.
+
+Filters are exact, never ranked: Chroma applies them before the nearest-neighbour ranking, so
+every card satisfies every filter. "Size 42 in stock" means one variant of size 42 has stock;
+with a colour too, the same variant must have both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tools.catalog.schema import Product, Variant, normalise
+from tools.catalog.store import Catalog, CatalogStore, product_from_metadata
+
+FIELDS = (
+    "text",
+    "min_price",
+    "max_price",
+    "category",
+    "brand",
+    "in_stock",
+    "size",
+    "colour",
+    "similar_to",
+    "exclude_ids",
+    "limit",
+)
+
+
+class SearchQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(default="", max_length=500, description="The shopper's words, or a SKU")
+    min_price: float | None = Field(default=None, ge=0)
+    max_price: float | None = Field(default=None, ge=0)
+    category: str | None = Field(default=None, description='A category or path: "shoes"')
+    brand: str | None = None
+    in_stock: bool = False
+    size: str | None = None
+    colour: str | None = None
+    similar_to: str | None = Field(default=None, description="A product id, for cross-sell")
+    exclude_ids: list[str] = Field(default_factory=list, description="e.g. already bought")
+    limit: int = Field(default=5, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _sensible(self) -> SearchQuery:
+        if (
+            self.min_price is not None
+            and self.max_price is not None
+            and self.min_price > self.max_price
+        ):
+            raise ValueError(f"min_price {self.min_price} is above max_price {self.max_price}")
+        return self
+
+
+class ProductHit(BaseModel):
+    """A product card: what the shopper sees and why the agent picked it."""
+
+    id: str
+    name: str
+    brand: str | None
+    category: list[str]
+    price: float
+    currency: str
+    compare_at_price: float | None
+    url: str | None
+    image_url: str | None
+    in_stock: bool
+    matching_variants: list[Variant]
+    why: list[str]
+    score: float | None = None
+
+
+def _where(query: SearchQuery) -> dict[str, Any] | None:
+    clauses: list[dict[str, Any]] = []
+    if query.min_price is not None:
+        clauses.append({"price": {"$gte": query.min_price}})
+    if query.max_price is not None:
+        clauses.append({"price": {"$lte": query.max_price}})
+    if query.category:
+        path = " > ".join(normalise(part) for part in query.category.split(">"))
+        clauses.append({"categories": {"$contains": path}})
+    if query.brand:
+        clauses.append({"brand_lc": normalise(query.brand)})
+    if query.in_stock:
+        clauses.append({"in_stock": True})
+    size = normalise(query.size) if query.size else None
+    colour = normalise(query.colour) if query.colour else None
+    if query.in_stock and size and colour:
+        clauses.append({"stock_combos": {"$contains": f"{size}|{colour}"}})
+    else:
+        if size:
+            clauses.append({("stock_sizes" if query.in_stock else "sizes"): {"$contains": size}})
+        if colour:
+            key = "stock_colours" if query.in_stock else "colours"
+            clauses.append({key: {"$contains": colour}})
+    excluded = [*query.exclude_ids, *([query.similar_to] if query.similar_to else [])]
+    if excluded:
+        clauses.append({"product_id": {"$nin": excluded}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _and(where: dict[str, Any] | None, clause: dict[str, Any]) -> dict[str, Any]:
+    return clause if where is None else {"$and": [where, clause]}
+
+
+def _matching_variants(product: Product, query: SearchQuery) -> list[Variant]:
+    size = normalise(query.size) if query.size else None
+    colour = normalise(query.colour) if query.colour else None
+    return [
+        v
+        for v in product.variants
+        if (size is None or (v.size and normalise(v.size) == size))
+        and (colour is None or (v.colour and normalise(v.colour) == colour))
+        and (not query.in_stock or v.stock > 0)
+    ]
+
+
+def _reasons(query: SearchQuery, first: str) -> list[str]:
+    why = [first]
+    if query.min_price is not None or query.max_price is not None:
+        low = f"{query.min_price:g}" if query.min_price is not None else "0"
+        high = f"{query.max_price:g}" if query.max_price is not None else "any"
+        why.append(f"price {low} to {high}")
+    for label, value in (("category", query.category), ("brand", query.brand)):
+        if value:
+            why.append(f"{label} {value}")
+    variant = " ".join(
+        part for part in (f"size {query.size}" if query.size else "", query.colour or "") if part
+    )
+    if variant or query.in_stock:
+        why.append(f"{variant or 'a variant'}{' in stock' if query.in_stock else ''}")
+    return why
+
+
+def _hit(product: Product, query: SearchQuery, why: str, score: float | None) -> ProductHit:
+    return ProductHit(
+        id=product.id,
+        name=product.name,
+        brand=product.brand,
+        category=product.category,
+        price=product.price,
+        currency=product.currency,
+        compare_at_price=product.compare_at_price,
+        url=str(product.url) if product.url else None,
+        image_url=str(product.image_url) if product.image_url else None,
+        in_stock=product.in_stock,
+        matching_variants=_matching_variants(product, query),
+        why=_reasons(query, why),
+        score=score,
+    )
+
+
+class UnknownProductError(LookupError):
+    pass
+
+
+def search_products(store: CatalogStore, query: SearchQuery) -> list[ProductHit]:
+    where = _where(query)
+    hits: list[ProductHit] = []
+    seen: set[str] = set()
+    text = query.text.strip()
+    if text and not query.similar_to:
+        key = normalise(text)
+        exact = store.collection.get(
+            where=_and(
+                where,
+                {
+                    "$or": [
+                        {"skus": {"$contains": key}},
+                        {"name_lc": key},
+                        {"product_id": text},
+                    ]
+                },
+            ),
+            include=["metadatas"],
+            limit=query.limit,
+        )
+        for metadata in exact["metadatas"] or []:
+            product = product_from_metadata(dict(metadata))
+            matched = (
+                "exact SKU"
+                if key in {normalise(v.sku) for v in product.variants}
+                else ("exact name" if normalise(product.name) == key else "exact id")
+            )
+            hits.append(_hit(product, query, matched, 1.0))
+            seen.add(product.id)
+    wanted = query.limit - len(hits)
+    if wanted <= 0:
+        return hits[: query.limit]
+    if query.similar_to:
+        anchor = store.collection.get(ids=[query.similar_to], include=["embeddings"])
+        embeddings = anchor["embeddings"]
+        if embeddings is None or len(embeddings) == 0:
+            raise UnknownProductError(f"no product {query.similar_to!r} in the catalog")
+        vector: list[Sequence[float]] = [[float(x) for x in embeddings[0]]]
+        found = store.collection.query(
+            query_embeddings=vector,
+            n_results=wanted + len(seen),
+            where=where,
+            include=["metadatas", "distances"],
+        )
+        why = f"similar to {query.similar_to}"
+    elif text:
+        found = store.collection.query(
+            query_texts=[text],
+            n_results=wanted + len(seen),
+            where=where,
+            include=["metadatas", "distances"],
+        )
+        why = "meaning"
+    else:
+        listed = store.collection.get(where=where, include=["metadatas"], limit=wanted)
+        for metadata in listed["metadatas"] or []:
+            hits.append(_hit(product_from_metadata(dict(metadata)), query, "filters", None))
+        return hits
+    metadatas = (found["metadatas"] or [[]])[0]
+    distances = (found["distances"] or [[]])[0]
+    for metadata, distance in zip(metadatas, distances, strict=True):
+        product = product_from_metadata(dict(metadata))
+        if product.id in seen:
+            continue
+        similarity = round(1.0 - float(distance), 3)
+        hits.append(_hit(product, query, f"{why} ({similarity:.2f})", similarity))
+        if len(hits) >= query.limit:
+            break
+    return hits
+
+
+async def search(catalog: Catalog, query: SearchQuery) -> list[ProductHit]:
+    return await asyncio.to_thread(search_products, catalog.store, query)
