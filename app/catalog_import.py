@@ -6,10 +6,11 @@ from pathlib import Path
 
 import typer
 
+from app.catalog_setup import open_catalog_store
 from app.settings import Settings
 from tools.catalog.importer import read_catalog
 from tools.catalog.schema import Product
-from tools.catalog.store import CatalogStore, UpsertSummary, connect
+from tools.catalog.store import UpsertSummary
 
 BATCH = 100
 
@@ -21,7 +22,7 @@ def import_catalog(settings: Settings, path: Path, *, prune: bool) -> int:
         typer.echo(
             f"row {rejected.row} ({rejected.product_id or 'no id'}): {rejected.reason}", err=True
         )
-    store = CatalogStore(connect(settings.data_dir, settings.chroma_url))
+    store = open_catalog_store(settings)
     summary = UpsertSummary()
     with typer.progressbar(length=len(parsed.products), label="Importing products") as progress:
         for start in range(0, len(parsed.products), BATCH):

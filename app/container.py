@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.catalog_setup import embedding_function
 from app.channel_set import ChannelSet
 from app.settings import Settings
 from conversations.handler import ConversationHandler, HoldingReplyHandler
@@ -56,6 +57,7 @@ class Container:
         engine = create_engine(settings.sqlalchemy_url)
         sessions = session_factory(engine)
         guardrails = load_guardrails(settings.guardrails_file)
+        embedding_function(settings)  # refuse to start with an unusable embeddings setting
 
         async def on_stored(
             session: AsyncSession, events: list[tuple[ValidatedEvent, str]]
@@ -103,7 +105,11 @@ class Container:
         moment that API calls without products should not pay)."""
         async with self._catalog_lock:
             if self._catalog is None:
-                self._catalog = await Catalog.open(self.settings.data_dir, self.settings.chroma_url)
+                self._catalog = await Catalog.open(
+                    self.settings.data_dir,
+                    self.settings.chroma_url,
+                    embedding_function(self.settings),
+                )
             return self._catalog
 
     def start(self, *, background: bool = True) -> None:

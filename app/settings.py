@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
+    embeddings: Literal["local", "openai"] = Field(
+        default="local",
+        description="Catalog embeddings: the bundled MiniLM model, or OpenAI's API",
+    )
+    openai_embedding_model: str = "text-embedding-3-small"
 
     scheduler: Literal["embedded", "procrastinate"] = "embedded"
     scheduler_poll_seconds: float = Field(

@@ -12,6 +12,7 @@ the event loop never waits on it.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import chromadb
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
+from chromadb.api.types import Documents, EmbeddingFunction
 from chromadb.config import Settings as ChromaSettings
 from pydantic import BaseModel
 
@@ -92,13 +94,24 @@ def product_from_metadata(metadata: dict[str, Any]) -> Product:
 
 
 class CatalogStore:
-    """Synchronous store; use through ``Catalog`` from async code."""
+    """Synchronous store; use through ``Catalog`` from async code.
 
-    def __init__(self, client: ClientAPI) -> None:
+    Vectors from different models cannot be compared, so each embedding model has its own
+    collection; switching models means importing the catalog again.
+    """
+
+    def __init__(
+        self, client: ClientAPI, embeddings: EmbeddingFunction[Documents] | None = None
+    ) -> None:
         self.client = client
+        function = embeddings or MiniLmEmbeddingFunction()
+        name = COLLECTION
+        if function.name() != MiniLmEmbeddingFunction.name():
+            model = str(function.get_config().get("model_name", function.name()))
+            name = f"{COLLECTION}_{re.sub(r'[^a-z0-9]+', '_', model.lower()).strip('_')}"
         self.collection: Collection = client.get_or_create_collection(
-            COLLECTION,
-            embedding_function=MiniLmEmbeddingFunction(),  # type: ignore[arg-type]
+            name,
+            embedding_function=function,  # type: ignore[arg-type]
             configuration={"hnsw": {"space": "cosine"}},
         )
 
@@ -175,9 +188,14 @@ class Catalog:
         self.store = store
 
     @classmethod
-    async def open(cls, data_dir: Path, chroma_url: str | None) -> Catalog:
+    async def open(
+        cls,
+        data_dir: Path,
+        chroma_url: str | None,
+        embeddings: EmbeddingFunction[Documents] | None = None,
+    ) -> Catalog:
         def build() -> CatalogStore:
-            return CatalogStore(connect(data_dir, chroma_url))
+            return CatalogStore(connect(data_dir, chroma_url), embeddings)
 
         return cls(await asyncio.to_thread(build))
 

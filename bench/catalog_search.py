@@ -1,0 +1,186 @@
+"""Catalog benchmark: search latency (query embedding included) at 1,000 and 20,000 products,
+embedded Chroma and a `chroma run` server; products indexed per second; resident memory.
+
+Products are the demo families extended to the wanted size. Indexing speed is measured with real
+embeddings on 1,000 products; the 20,000-product collections get each product's family vector
+plus a little noise, so building them does not take minutes of embedding (search cost does
+not depend on where vectors came from). Run: `.venv/bin/python -m bench.catalog_search`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from bench.server import free_port, rss_mb
+from tools.catalog.demo_catalog import FAMILIES, _product
+from tools.catalog.embeddings import shared_embedder
+from tools.catalog.schema import Product
+from tools.catalog.search import SearchQuery, search_products
+from tools.catalog.store import CatalogStore, _metadata, connect
+
+SIZES = (1_000, 20_000)
+QUERIES = 300
+TEXTS = [
+    "waterproof running shoes",
+    "rain jacket with a hood",
+    "noise cancelling headphones for flights",
+    "cast iron skillet",
+    "laptop backpack",
+    "warm winter boots",
+    "sunscreen for sensitive skin",
+    "tent for backpacking",
+    "merino t-shirt",
+    "usb-c charger for a laptop",
+]
+FILTERS: list[dict[str, Any]] = [
+    {},
+    {"max_price": 80.0},
+    {"category": "shoes", "size": "42", "in_stock": True},
+    {"brand": "kestrel", "min_price": 20.0, "max_price": 200.0},
+    {"colour": "black", "in_stock": True},
+]
+
+
+def products(n: int) -> list[Product]:
+    rng = random.Random(11)
+    made: list[Product] = []
+    index = 0
+    while len(made) < n:
+        for family in FAMILIES:
+            made.append(_product(family, index, rng))
+            if len(made) == n:
+                break
+        index += 1
+    return made
+
+
+def family_vectors(items: list[Product]) -> np.ndarray:
+    """Each product's own text embedded once per family and quality, plus small noise."""
+    embedder = shared_embedder()
+    keys = [item.id.split("-")[0] + "|" + item.name.split(" ")[-2] for item in items]
+    unique = sorted(set(keys))
+    base = dict(zip(unique, embedder.embed([k.replace("|", " ") for k in unique]), strict=True))
+    rng = np.random.default_rng(5)
+    vectors = np.stack([base[k] for k in keys]) + rng.normal(0, 0.03, (len(items), 384))
+    normed: np.ndarray = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return normed.astype(np.float32)
+
+
+def fill(store: CatalogStore, items: list[Product]) -> None:
+    vectors = family_vectors(items)
+    for start in range(0, len(items), 1000):
+        batch = items[start : start + 1000]
+        store.collection.add(
+            ids=[p.id for p in batch],
+            embeddings=vectors[start : start + 1000],
+            documents=[p.embedding_text() for p in batch],
+            metadatas=[_metadata(p) for p in batch],
+        )
+
+
+def latencies(store: CatalogStore) -> tuple[float, float]:
+    rng = random.Random(3)
+    queries = [
+        SearchQuery(text=rng.choice(TEXTS), limit=5, **rng.choice(FILTERS)) for _ in range(QUERIES)
+    ]
+    for query in queries[:20]:  # warm up
+        search_products(store, query)
+    times = []
+    for query in queries:
+        start = time.perf_counter()
+        search_products(store, query)
+        times.append((time.perf_counter() - start) * 1000)
+    cuts = statistics.quantiles(times, n=100, method="inclusive")
+    return cuts[49], cuts[98]
+
+
+def index_rate(store: CatalogStore) -> float:
+    items = products(1_000)
+    start = time.perf_counter()
+    store.upsert(items)
+    return len(items) / (time.perf_counter() - start)
+
+
+def start_server(path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    chroma = Path(sys.executable).with_name("chroma")
+    proc = subprocess.Popen(
+        [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            httpx.get(f"{url}/api/v2/heartbeat")
+            return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("chroma run did not start")
+
+
+def run_mode(mode: str, tmp: Path) -> list[dict[str, Any]]:
+    proc = None
+    rows = []
+    try:
+        if mode == "server":
+            proc, url = start_server(tmp / "server")
+        for size in SIZES:
+            if mode == "server":
+                client = connect(tmp, url)
+                if COLLECTION_NAME in [c.name for c in client.list_collections()]:
+                    client.delete_collection(COLLECTION_NAME)
+            else:
+                client = connect(tmp / f"embedded-{size}", None)
+            store = CatalogStore(client)
+            rate = index_rate(store) if size == SIZES[0] else None
+            if existing := sorted(store.all_ids()):  # the indexing run's products
+                store.collection.delete(ids=existing)
+            fill(store, products(size))
+            p50, p99 = latencies(store)
+            rows.append(
+                {
+                    "mode": mode,
+                    "products": size,
+                    "search_p50_ms": round(p50, 2),
+                    "search_p99_ms": round(p99, 2),
+                    "indexed_per_s": round(rate, 1) if rate else None,
+                    "bench_rss_mb": round(rss_mb(__import__("os").getpid())),
+                    "server_rss_mb": round(rss_mb(proc.pid)) if proc else None,
+                }
+            )
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(30)
+    return rows
+
+
+COLLECTION_NAME = "products"
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = run_mode("embedded", Path(tmp)) + run_mode("server", Path(tmp))
+    header = list(rows[0])
+    print(" | ".join(header))
+    for row in rows:
+        print(" | ".join(str(row[h]) for h in header))
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "catalog_search.json").write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
