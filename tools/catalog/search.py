@@ -8,14 +8,18 @@ with a colour too, the same variant must have both.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.catalog.schema import Product, Variant, normalise
 from tools.catalog.store import Catalog, CatalogStore, product_from_metadata
 
+Vector = NDArray[np.float32 | np.int32]  # what Chroma's query_embeddings accepts
+CANDIDATES = 200  # nearest products checked against the filters before Chroma filters itself
+SLICE = 25
 FIELDS = (
     "text",
     "min_price",
@@ -199,38 +203,113 @@ def search_products(store: CatalogStore, query: SearchQuery) -> list[ProductHit]
         embeddings = anchor["embeddings"]
         if embeddings is None or len(embeddings) == 0:
             raise UnknownProductError(f"no product {query.similar_to!r} in the catalog")
-        vector: list[Sequence[float]] = [[float(x) for x in embeddings[0]]]
-        found = store.collection.query(
-            query_embeddings=vector,
-            n_results=wanted + len(seen),
-            where=where,
-            include=["metadatas", "distances"],
-        )
+        vector: Vector = np.asarray(embeddings[0], dtype=np.float32)
         why = f"similar to {query.similar_to}"
     elif text:
-        found = store.collection.query(
-            query_texts=[text],
-            n_results=wanted + len(seen),
-            where=where,
-            include=["metadatas", "distances"],
-        )
+        function = store.collection._embedding_function
+        assert function is not None
+        vector = np.asarray(function([text])[0], dtype=np.float32)
         why = "meaning"
     else:
         listed = store.collection.get(where=where, include=["metadatas"], limit=wanted)
         for metadata in listed["metadatas"] or []:
             hits.append(_hit(product_from_metadata(dict(metadata)), query, "filters", None))
         return hits
-    metadatas = (found["metadatas"] or [[]])[0]
-    distances = (found["distances"] or [[]])[0]
-    for metadata, distance in zip(metadatas, distances, strict=True):
-        product = product_from_metadata(dict(metadata))
-        if product.id in seen:
-            continue
-        similarity = round(1.0 - float(distance), 3)
+    for metadata, similarity in _nearest(store, vector, query, where, wanted, seen):
+        product = product_from_metadata(metadata)
         hits.append(_hit(product, query, f"{why} ({similarity:.2f})", similarity))
-        if len(hits) >= query.limit:
-            break
     return hits
+
+
+def _nearest(
+    store: CatalogStore,
+    vector: Vector,
+    query: SearchQuery,
+    where: dict[str, Any] | None,
+    wanted: int,
+    seen: set[str],
+) -> list[tuple[dict[str, Any], float]]:
+    """The ``wanted`` nearest products that pass the filters.
+
+    Chroma's own filtered search is exact but slow on broad filters (it builds the allowed set
+    from metadata first: ~50 ms for a price range over 20,000 products). Most searches filter
+    on what the words already say, so the nearest few hundred products, checked a slice at a
+    time against their stored metadata, usually hold enough matches; only when they do not
+    is Chroma's filtered search asked. Either way every result passes every filter.
+    """
+    collection = store.collection
+    if where is None:
+        found = collection.query(
+            query_embeddings=[vector],
+            n_results=wanted + len(seen),
+            include=["metadatas", "distances"],
+        )
+        pairs = zip((found["metadatas"] or [[]])[0], (found["distances"] or [[]])[0], strict=True)
+        ranked = [(dict(m), round(1.0 - float(d), 3)) for m, d in pairs]
+        return [(m, s) for m, s in ranked if m["product_id"] not in seen][:wanted]
+    total = collection.count()
+    pool = min(total, max(CANDIDATES, wanted * 20))
+    found = collection.query(query_embeddings=[vector], n_results=pool, include=["distances"])
+    ids = found["ids"][0]
+    similarity = {
+        id_: round(1.0 - float(d), 3)
+        for id_, d in zip(ids, (found["distances"] or [[]])[0], strict=True)
+    }
+    chosen: list[tuple[dict[str, Any], float]] = []
+    for start in range(0, len(ids), SLICE):
+        chunk = [id_ for id_ in ids[start : start + SLICE] if id_ not in seen]
+        if not chunk:
+            continue
+        stored = collection.get(ids=chunk, include=["metadatas"])
+        by_id = {
+            id_: dict(m) for id_, m in zip(stored["ids"], stored["metadatas"] or [], strict=True)
+        }
+        for id_ in chunk:
+            metadata = by_id.get(id_)
+            if metadata is not None and _passes(metadata, query):
+                chosen.append((metadata, similarity[id_]))
+                if len(chosen) == wanted:
+                    return chosen
+    if pool >= total:
+        return chosen  # every product was considered
+    exact = collection.query(
+        query_embeddings=[vector],
+        n_results=wanted + len(seen),
+        where=where,
+        include=["metadatas", "distances"],
+    )
+    pairs = zip((exact["metadatas"] or [[]])[0], (exact["distances"] or [[]])[0], strict=True)
+    ranked = [(dict(m), round(1.0 - float(d), 3)) for m, d in pairs]
+    return [(m, s) for m, s in ranked if m["product_id"] not in seen][:wanted]
+
+
+def _passes(metadata: dict[str, Any], query: SearchQuery) -> bool:
+    """The filters of ``_where``, evaluated on one product's stored metadata."""
+    price = float(metadata["price"])
+    if query.min_price is not None and price < query.min_price:
+        return False
+    if query.max_price is not None and price > query.max_price:
+        return False
+    if query.category:
+        path = " > ".join(normalise(part) for part in query.category.split(">"))
+        if path not in metadata["categories"]:
+            return False
+    if query.brand and metadata["brand_lc"] != normalise(query.brand):
+        return False
+    if query.in_stock and not metadata["in_stock"]:
+        return False
+    size = normalise(query.size) if query.size else None
+    colour = normalise(query.colour) if query.colour else None
+    if query.in_stock and size and colour:
+        if f"{size}|{colour}" not in metadata["stock_combos"]:
+            return False
+    else:
+        if size and size not in metadata["stock_sizes" if query.in_stock else "sizes"]:
+            return False
+        if colour and colour not in metadata["stock_colours" if query.in_stock else "colours"]:
+            return False
+    excluded = {*query.exclude_ids, *([query.similar_to] if query.similar_to else [])}
+    return metadata["product_id"] not in excluded
 
 
 async def search(catalog: Catalog, query: SearchQuery) -> list[ProductHit]:
