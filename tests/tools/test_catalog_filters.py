@@ -3,6 +3,8 @@ and against a real Chroma server."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -121,3 +123,37 @@ def test_nonsense_filters_are_refused() -> None:
         SearchQuery.model_validate({"colr": "red"})
     with pytest.raises(ValidationError):
         SearchQuery(limit=0)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"max_price": 60.0},
+        {"category": "outdoor", "in_stock": True},
+        {"brand": "northpeak", "colour": "black"},
+        {"size": "M", "colour": "navy", "in_stock": True},
+    ],
+)
+def test_checking_nearest_products_and_chromas_own_filter_agree(
+    embedded_demo_store: CatalogStore, monkeypatch: pytest.MonkeyPatch, filters: dict[str, object]
+) -> None:
+    """The fast path (nearest products checked against the filters) and the fallback
+    (Chroma's filtered search, forced by a candidate pool of one) give the same cards."""
+    query = SearchQuery.model_validate({"text": "something warm for a trip", "limit": 5} | filters)
+    fast = [hit.id for hit in search_products(embedded_demo_store, query)]
+    import tools.catalog.search as search_module
+
+    monkeypatch.setattr(search_module, "CANDIDATES", 1)
+    monkeypatch.setattr(search_module, "CANDIDATES_PER_RESULT", 0)
+    filtered: list[object] = []
+    original = embedded_demo_store.collection.query
+
+    def spy(**kwargs: Any) -> Any:
+        if kwargs.get("where"):
+            filtered.append(kwargs["where"])
+        return original(**kwargs)
+
+    monkeypatch.setattr(embedded_demo_store.collection, "query", spy)
+    fallback = [hit.id for hit in search_products(embedded_demo_store, query)]
+    assert filtered  # Chroma's filtered search answered
+    assert fast and fast == fallback

@@ -19,6 +19,7 @@ from tools.catalog.store import Catalog, CatalogStore, product_from_metadata
 
 Vector = NDArray[np.float32 | np.int32]  # what Chroma's query_embeddings accepts
 CANDIDATES = 200  # nearest products checked against the filters before Chroma filters itself
+CANDIDATES_PER_RESULT = 20
 SLICE = 25
 FIELDS = (
     "text",
@@ -248,7 +249,7 @@ def _nearest(
         ranked = [(dict(m), round(1.0 - float(d), 3)) for m, d in pairs]
         return [(m, s) for m, s in ranked if m["product_id"] not in seen][:wanted]
     total = collection.count()
-    pool = min(total, max(CANDIDATES, wanted * 20))
+    pool = min(total, max(CANDIDATES, wanted * CANDIDATES_PER_RESULT))
     found = collection.query(query_embeddings=[vector], n_results=pool, include=["distances"])
     ids = found["ids"][0]
     similarity = {
