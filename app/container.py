@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -21,6 +22,7 @@ from profile_store.group_commit import GroupCommitWriter
 from profile_store.ingest import ValidatedEvent
 from scheduler.channel_dispatch import ChannelDispatcher
 from scheduler.dispatch import Dispatcher
+from scheduler.distributed import DistributedScheduler
 from scheduler.embedded import EmbeddedScheduler
 from tools.catalog.store import Catalog
 
@@ -49,10 +51,10 @@ class Container:
         handler: ConversationHandler | None = None,
     ) -> Container:
         """Everything the app runs on; call inside the running event loop."""
-        if settings.scheduler != "embedded":
+        if settings.scheduler == "procrastinate" and not settings.is_postgres:
             raise ValueError(
-                f"CHATCOMMERCE_SCHEDULER={settings.scheduler!r} is not available yet; "
-                "use 'embedded' (the procrastinate backend is still to come)"
+                "CHATCOMMERCE_SCHEDULER=procrastinate needs PostgreSQL: set "
+                "CHATCOMMERCE_DATABASE_URL=postgresql://…"
             )
         engine = create_engine(settings.sqlalchemy_url)
         sessions = session_factory(engine)
@@ -78,11 +80,8 @@ class Container:
             write_key=write_key,
             guardrails=guardrails,
             event_writer=GroupCommitWriter(sessions, on_stored=on_stored),
-            scheduler=EmbeddedScheduler(
-                sessions,
-                dispatcher or ChannelDispatcher(channels.adapters, rules),
-                rules,
-                poll_seconds=settings.scheduler_poll_seconds,
+            scheduler=_scheduler(
+                settings, sessions, dispatcher or ChannelDispatcher(channels.adapters, rules), rules
             ),
             channels=channels,
             conversations=ConversationWorker(
@@ -125,3 +124,22 @@ class Container:
         await self.channels.close()
         await self.event_writer.stop()
         await self.engine.dispose()
+
+
+def _scheduler(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    dispatcher: Dispatcher,
+    rules: Callable[[], Guardrails],
+) -> EmbeddedScheduler:
+    if settings.scheduler == "procrastinate":
+        return DistributedScheduler(
+            sessions,
+            dispatcher,
+            rules,
+            settings.sqlalchemy_url,
+            poll_seconds=settings.scheduler_poll_seconds,
+        )
+    return EmbeddedScheduler(
+        sessions, dispatcher, rules, poll_seconds=settings.scheduler_poll_seconds
+    )

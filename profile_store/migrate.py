@@ -10,6 +10,12 @@ from alembic.config import Config
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
+def include_object(obj: object, name: str | None, type_: str, *_: object) -> bool:
+    """procrastinate owns its tables (migration 0003 applies its schema): comparisons and
+    autogenerate leave them alone."""
+    return not (name or "").startswith("procrastinate_")
+
+
 def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))

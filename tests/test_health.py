@@ -47,7 +47,7 @@ async def test_generated_write_key_is_kept_across_restarts(tmp_path: Path) -> No
     assert (tmp_path / "write_key").stat().st_mode & 0o077 == 0
 
 
-async def test_unavailable_scheduler_backend_stops_start_up_with_a_reason(tmp_path: Path) -> None:
+async def test_procrastinate_on_sqlite_stops_start_up_with_a_reason(tmp_path: Path) -> None:
     settings = Settings(
         _env_file=None,
         data_dir=tmp_path,
@@ -55,7 +55,7 @@ async def test_unavailable_scheduler_backend_stops_start_up_with_a_reason(tmp_pa
         scheduler="procrastinate",
     )
     app = create_app(settings)
-    with pytest.raises(ValueError, match="procrastinate backend is still to come"):
+    with pytest.raises(ValueError, match="procrastinate needs PostgreSQL"):
         async with app.router.lifespan_context(app):
             pass
 

@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 
 import profile_store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from profile_store.database import create_engine
+from profile_store.migrate import include_object
 
 target_metadata = SQLModel.metadata
 
@@ -20,6 +21,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
