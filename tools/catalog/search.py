@@ -111,8 +111,12 @@ def _where(query: SearchQuery) -> dict[str, Any] | None:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-def _and(where: dict[str, Any] | None, clause: dict[str, Any]) -> dict[str, Any]:
-    return clause if where is None else {"$and": [where, clause]}
+def _exact_clause(text: str, key: str) -> dict[str, Any]:
+    """A SKU or id has no spaces; a product name may. Asking only for what the text can be
+    keeps the lookup to one index probe."""
+    if " " in key:
+        return {"name_lc": key}
+    return {"$or": [{"skus": {"$contains": key}}, {"name_lc": key}, {"product_id": text}]}
 
 
 def _matching_variants(product: Product, query: SearchQuery) -> list[Variant]:
@@ -173,22 +177,16 @@ def search_products(store: CatalogStore, query: SearchQuery) -> list[ProductHit]
     text = query.text.strip()
     if text and not query.similar_to:
         key = normalise(text)
+        # Only the exact clauses go to Chroma (they are indexed lookups); the filters are
+        # checked here, as a broad filter makes Chroma scan every product's metadata.
         exact = store.collection.get(
-            where=_and(
-                where,
-                {
-                    "$or": [
-                        {"skus": {"$contains": key}},
-                        {"name_lc": key},
-                        {"product_id": text},
-                    ]
-                },
-            ),
-            include=["metadatas"],
-            limit=query.limit,
+            where=_exact_clause(text, key), include=["metadatas"], limit=query.limit + 20
         )
-        for metadata in exact["metadatas"] or []:
-            product = product_from_metadata(dict(metadata))
+        for stored in exact["metadatas"] or []:
+            metadata = dict(stored)
+            if not _passes(metadata, query) or len(hits) >= query.limit:
+                continue
+            product = product_from_metadata(metadata)
             matched = (
                 "exact SKU"
                 if key in {normalise(v.sku) for v in product.variants}
@@ -213,8 +211,8 @@ def search_products(store: CatalogStore, query: SearchQuery) -> list[ProductHit]
         why = "meaning"
     else:
         listed = store.collection.get(where=where, include=["metadatas"], limit=wanted)
-        for metadata in listed["metadatas"] or []:
-            hits.append(_hit(product_from_metadata(dict(metadata)), query, "filters", None))
+        for row in listed["metadatas"] or []:
+            hits.append(_hit(product_from_metadata(dict(row)), query, "filters", None))
         return hits
     for metadata, similarity in _nearest(store, vector, query, where, wanted, seen):
         product = product_from_metadata(metadata)
@@ -248,10 +246,10 @@ def _nearest(
         pairs = zip((found["metadatas"] or [[]])[0], (found["distances"] or [[]])[0], strict=True)
         ranked = [(dict(m), round(1.0 - float(d), 3)) for m, d in pairs]
         return [(m, s) for m, s in ranked if m["product_id"] not in seen][:wanted]
-    total = collection.count()
-    pool = min(total, max(CANDIDATES, wanted * CANDIDATES_PER_RESULT))
+    pool = max(CANDIDATES, wanted * CANDIDATES_PER_RESULT)
     found = collection.query(query_embeddings=[vector], n_results=pool, include=["distances"])
     ids = found["ids"][0]
+    considered_all = len(ids) < pool  # Chroma returns everything when asked for more
     similarity = {
         id_: round(1.0 - float(d), 3)
         for id_, d in zip(ids, (found["distances"] or [[]])[0], strict=True)
@@ -262,7 +260,7 @@ def _nearest(
         if not chunk:
             continue
         stored = collection.get(ids=chunk, include=["metadatas"])
-        by_id = {
+        by_id: dict[str, dict[str, Any]] = {
             id_: dict(m) for id_, m in zip(stored["ids"], stored["metadatas"] or [], strict=True)
         }
         for id_ in chunk:
@@ -271,8 +269,8 @@ def _nearest(
                 chosen.append((metadata, similarity[id_]))
                 if len(chosen) == wanted:
                     return chosen
-    if pool >= total:
-        return chosen  # every product was considered
+    if considered_all:
+        return chosen
     exact = collection.query(
         query_embeddings=[vector],
         n_results=wanted + len(seen),
