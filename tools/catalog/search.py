@@ -112,10 +112,6 @@ def _where(query: SearchQuery) -> dict[str, Any] | None:
 
 
 def _exact_clause(text: str, key: str) -> dict[str, Any]:
-    """A SKU or id has no spaces; a product name may. Asking only for what the text can be
-    keeps the lookup to one index probe."""
-    if " " in key:
-        return {"name_lc": key}
     return {"$or": [{"skus": {"$contains": key}}, {"name_lc": key}, {"product_id": text}]}
 
 
@@ -175,10 +171,12 @@ def search_products(store: CatalogStore, query: SearchQuery) -> list[ProductHit]
     hits: list[ProductHit] = []
     seen: set[str] = set()
     text = query.text.strip()
-    if text and not query.similar_to:
-        key = normalise(text)
-        # Only the exact clauses go to Chroma (they are indexed lookups); the filters are
-        # checked here, as a broad filter makes Chroma scan every product's metadata.
+    key = normalise(text)
+    if text and not query.similar_to and " " not in key:
+        # A SKU or id is one token and means nothing to the embedding model: look it up.
+        # (A several-word exact name is the nearest vector anyway and is promoted below.)
+        # Only the exact clauses go to Chroma; the filters are checked here, as a broad
+        # filter makes Chroma scan every product's metadata.
         exact = store.collection.get(
             where=_exact_clause(text, key), include=["metadatas"], limit=query.limit + 20
         )
@@ -214,9 +212,13 @@ def search_products(store: CatalogStore, query: SearchQuery) -> list[ProductHit]
         for row in listed["metadatas"] or []:
             hits.append(_hit(product_from_metadata(dict(row)), query, "filters", None))
         return hits
-    for metadata, similarity in _nearest(store, vector, query, where, wanted, seen):
+    nearest = _nearest(store, vector, query, where, wanted, seen)
+    # An exact name goes first, whatever its distance.
+    nearest.sort(key=lambda pair: pair[0]["name_lc"] != key)
+    for metadata, similarity in nearest:
         product = product_from_metadata(metadata)
-        hits.append(_hit(product, query, f"{why} ({similarity:.2f})", similarity))
+        reason = "exact name" if metadata["name_lc"] == key else f"{why} ({similarity:.2f})"
+        hits.append(_hit(product, query, reason, similarity))
     return hits
 
 
@@ -255,8 +257,11 @@ def _nearest(
         for id_, d in zip(ids, (found["distances"] or [[]])[0], strict=True)
     }
     chosen: list[tuple[dict[str, Any], float]] = []
-    for start in range(0, len(ids), SLICE):
-        chunk = [id_ for id_ in ids[start : start + SLICE] if id_ not in seen]
+    # A small first slice is usually enough; the rest are read 25 at a time.
+    first = max(wanted * 4, 20)
+    bounds = [(0, first), *((at, at + SLICE) for at in range(first, len(ids), SLICE))]
+    for start, end in bounds:
+        chunk = [id_ for id_ in ids[start:end] if id_ not in seen]
         if not chunk:
             continue
         stored = collection.get(ids=chunk, include=["metadatas"])
