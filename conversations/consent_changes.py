@@ -1,4 +1,8 @@
-"""Consent changes the pipeline makes from what shoppers say (STOP, START) or providers report."""
+"""Consent changes the pipeline makes from what shoppers say (STOP, START) or providers report.
+
+STOP on a channel ends marketing and automated messages there (carriers block the sender
+entirely); START asks, in writing, for them again. Other channels keep their own consent.
+"""
 
 from __future__ import annotations
 
@@ -11,34 +15,22 @@ from profile_store.consent import record_consent
 from profile_store.models import Channel, ConsentPurpose, ConsentStatus
 
 
-async def revoke_channel(
-    session: AsyncSession, customer_id: str, channel: ChannelName, *, source: str, at: datetime
+async def set_channel_consent(
+    session: AsyncSession,
+    customer_id: str,
+    channel: ChannelName,
+    status: ConsentStatus,
+    *,
+    source: str,
+    at: datetime,
 ) -> None:
-    """STOP on a channel ends marketing and automated messages there (carriers block the
-    sender entirely); other channels keep their own consent."""
     for purpose in (ConsentPurpose.MARKETING, ConsentPurpose.TRANSACTIONAL):
         await record_consent(
             session,
             customer_id,
             channel=Channel(channel.value),
             purpose=purpose,
-            status=ConsentStatus.REVOKED,
-            source=source,
-            occurred_at=at,
-        )
-
-
-async def grant_channel(
-    session: AsyncSession, customer_id: str, channel: ChannelName, *, source: str, at: datetime
-) -> None:
-    """START re-subscribes: the shopper asked, in writing, for messages on this channel."""
-    for purpose in (ConsentPurpose.MARKETING, ConsentPurpose.TRANSACTIONAL):
-        await record_consent(
-            session,
-            customer_id,
-            channel=Channel(channel.value),
-            purpose=purpose,
-            status=ConsentStatus.GRANTED,
+            status=status,
             source=source,
             occurred_at=at,
         )

@@ -14,9 +14,10 @@ from sqlalchemy import select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.messages import ChannelName, DeliveryStatus, StatusUpdate
-from conversations.consent_changes import revoke_channel
+from conversations.consent_changes import set_channel_consent
 from conversations.inbox import MESSAGES
 from profile_store.identity import find_customer_id
+from profile_store.models import ConsentStatus
 from profile_store.schemas import CustomerRef
 
 log = structlog.get_logger(__name__)
@@ -81,4 +82,6 @@ async def _opt_out_recipient(
         return
     customer_id = await find_customer_id(session, ref)
     if customer_id is not None:
-        await revoke_channel(session, customer_id, channel, source="provider:21610", at=now)
+        await set_channel_consent(
+            session, customer_id, channel, ConsentStatus.REVOKED, source="provider:21610", at=now
+        )

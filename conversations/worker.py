@@ -24,7 +24,7 @@ from channels.adapter import ChannelAdapter
 from channels.keywords import ComplianceKeyword
 from channels.messages import ChannelName, InboundKind
 from channels.retry import RetryPolicy
-from conversations.consent_changes import grant_channel, revoke_channel
+from conversations.consent_changes import set_channel_consent
 from conversations.delivery import (
     Delivery,
     QueuedReply,
@@ -37,7 +37,7 @@ from conversations.inbox import CONVERSATIONS, MESSAGES
 from conversations.turns import HandlerStep, KeywordStep, NoticeStep, PendingMessage, plan_turn
 from policy.guardrails import Guardrails
 from profile_store.database import insert_ignoring_conflict, transaction
-from profile_store.models import MessageStatus
+from profile_store.models import ConsentStatus, MessageStatus
 
 log = structlog.get_logger(__name__)
 HANDLER_FAILED = "Sorry, something went wrong on our side. Please try again in a moment."
@@ -238,10 +238,20 @@ class ConversationWorker:
         queued: list[QueuedReply] = []
         async with transaction(self.sessions) as session:
             for keyword in consent:
-                change = revoke_channel if keyword is ComplianceKeyword.OPT_OUT else grant_channel
                 if keyword is not ComplianceKeyword.HELP:
-                    source = f"keyword:{channel.value}"
-                    await change(session, conversation.customer_id, channel, source=source, at=now)
+                    status = (
+                        ConsentStatus.REVOKED
+                        if keyword is ComplianceKeyword.OPT_OUT
+                        else ConsentStatus.GRANTED
+                    )
+                    await set_channel_consent(
+                        session,
+                        conversation.customer_id,
+                        channel,
+                        status,
+                        source=f"keyword:{channel.value}",
+                        at=now,
+                    )
             conn = await session.connection()
             for index, reply in enumerate(r for r in replies if r.text or r.cards):
                 key = f"reply:{conversation.id}:{last_id}:{index}"

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
 from procrastinate.exceptions import AlreadyEnqueued
-from sqlalchemy import or_, select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -105,20 +105,7 @@ class DistributedScheduler(EmbeddedScheduler):
         await self.open()
         async with transaction(self._sessions) as session:
             conn = await session.connection()
-            due = (
-                await conn.execute(
-                    select(SENDS.c.id, SENDS.c.customer_id)
-                    .where(
-                        or_(
-                            (SENDS.c.status == "pending") & (SENDS.c.due_at <= now),
-                            (SENDS.c.status == "sending") & (SENDS.c.lease_until < now),
-                        )
-                    )
-                    .order_by(SENDS.c.due_at, SENDS.c.id)
-                    .limit(self._batch)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            due = (await conn.execute(self.due_sends(now))).all()
             if due:
                 await conn.execute(
                     update(SENDS)

@@ -11,9 +11,10 @@ import asyncio
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -149,25 +150,27 @@ class EmbeddedScheduler:
             if plan.verdict == "scheduled":
                 await schedule(session, plan, idempotency_key=f"timer:{timer_id}")
 
+    def due_sends(self, now: datetime) -> Select[Any]:
+        """Pending sends that are due, and claimed ones whose worker's lease ran out."""
+        return (
+            select(SENDS.c.id, SENDS.c.customer_id)
+            .where(
+                or_(
+                    (SENDS.c.status == "pending") & (SENDS.c.due_at <= now),
+                    (SENDS.c.status == "sending") & (SENDS.c.lease_until < now),
+                )
+            )
+            .order_by(SENDS.c.due_at, SENDS.c.id)
+            .limit(self._batch)
+            .with_for_update(skip_locked=True)
+        )
+
     async def send_due(self, now: datetime) -> int:
         """Claim due sends, at most one per customer per round (caps count each other), and
         send them as one batch."""
         async with transaction(self._sessions) as session:
             conn = await session.connection()
-            due = (
-                await conn.execute(
-                    select(SENDS.c.id, SENDS.c.customer_id)
-                    .where(
-                        or_(
-                            (SENDS.c.status == "pending") & (SENDS.c.due_at <= now),
-                            (SENDS.c.status == "sending") & (SENDS.c.lease_until < now),
-                        )
-                    )
-                    .order_by(SENDS.c.due_at, SENDS.c.id)
-                    .limit(self._batch)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            due = (await conn.execute(self.due_sends(now))).all()
             first_per_customer = list({row.customer_id: row.id for row in reversed(due)}.values())
             if first_per_customer:
                 await conn.execute(

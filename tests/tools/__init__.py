@@ -1,1 +1,1 @@
-""""""
+"""The catalog: embeddings, store, search, import and API."""

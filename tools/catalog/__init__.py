@@ -1,1 +1,1 @@
-"""Product catalog groundwork: offline text embeddings for semantic product search."""
+"""The product catalog: schema, Chroma store, offline embeddings, search and import."""
