@@ -163,24 +163,24 @@ async def process_sends(
         # Blocked sends are settled now; the ones going out stay 'sending' (leased) meanwhile.
         await outcomes.write(session)
 
-    limit = asyncio.Semaphore(concurrency)
-
     async def dispatch(outbound: OutboundSend) -> DispatchResult:
-        async with limit:
-            try:
-                return await dispatcher.dispatch(outbound)
-            except Exception as exc:  # an adapter bug must not lose the other sends
-                log.exception("send.dispatch_error", send_id=outbound.send_id)
-                return DispatchResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+        try:
+            return await dispatcher.dispatch(outbound)
+        except Exception as exc:  # an adapter bug must not lose the other sends
+            log.exception("send.dispatch_error", send_id=outbound.send_id)
+            return DispatchResult(ok=False, error=f"{type(exc).__name__}: {exc}")
 
-    results = await asyncio.gather(*(dispatch(outbound) for _, outbound, _ in ready))
-
-    outcomes = _Outcomes(now)
+    # Outcomes are committed after each wave of ``concurrency`` sends: a worker killed
+    # mid-batch sends again at most the one wave it had handed over but not recorded.
     statuses = {}
-    for (row, outbound, reasons), result in zip(ready, results, strict=True):
-        statuses[row.id] = _record(outcomes, row, outbound, reasons, result, now)
-    async with transaction(sessions) as session:
-        await outcomes.write(session)
+    for start in range(0, len(ready), concurrency):
+        wave = ready[start : start + concurrency]
+        results = await asyncio.gather(*(dispatch(outbound) for _, outbound, _ in wave))
+        outcomes = _Outcomes(now)
+        for (row, outbound, reasons), result in zip(wave, results, strict=True):
+            statuses[row.id] = _record(outcomes, row, outbound, reasons, result, now)
+        async with transaction(sessions) as session:
+            await outcomes.write(session)
     return statuses
 
 
