@@ -1,0 +1,29 @@
+"""Who a tool acts for, and what it may use."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from policy.guardrails import Guardrails
+from profile_store.models import Channel
+from tools.catalog.store import Catalog
+
+
+@dataclass(frozen=True)
+class Shopper:
+    """Set by the conversation pipeline from identity resolution; never by the model."""
+
+    customer_id: str
+    channel: Channel
+    conversation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolServices:
+    readers: async_sessionmaker[AsyncSession]
+    catalog: Callable[[], Awaitable[Catalog]] | None
+    rules: Callable[[], Guardrails]
