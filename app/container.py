@@ -10,10 +10,11 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.agent_setup import AgentRuntime
 from app.catalog_setup import embedding_function
 from app.channel_set import ChannelSet
 from app.settings import Settings
-from conversations.handler import ConversationHandler, HoldingReplyHandler
+from conversations.handler import ConversationHandler
 from conversations.worker import ConversationWorker, PipelineConfig
 from policy.guardrails import Guardrails, load_guardrails
 from policy.triggers import update_timers
@@ -24,6 +25,7 @@ from scheduler.channel_dispatch import ChannelDispatcher
 from scheduler.dispatch import Dispatcher
 from scheduler.distributed import DistributedScheduler
 from scheduler.embedded import EmbeddedScheduler
+from tools.agent_tools.shopper import ToolServices
 from tools.catalog.store import Catalog
 
 
@@ -39,6 +41,7 @@ class Container:
     scheduler: EmbeddedScheduler
     channels: ChannelSet
     conversations: ConversationWorker
+    agent: AgentRuntime
     _catalog: Catalog | None = None
     _catalog_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -72,6 +75,7 @@ class Container:
             return container.guardrails
 
         readers = session_factory(engine, read_only=True)
+        agent = AgentRuntime(settings, ToolServices(readers, lambda: container.catalog(), rules))
         container = cls(
             settings=settings,
             engine=engine,
@@ -87,7 +91,7 @@ class Container:
             conversations=ConversationWorker(
                 sessions,
                 channels.adapters,
-                handler or HoldingReplyHandler(),
+                handler or agent,
                 rules,
                 PipelineConfig(
                     burst_window=timedelta(seconds=settings.conversation_burst_seconds),
@@ -96,6 +100,7 @@ class Container:
                 ),
                 readers,
             ),
+            agent=agent,
         )
         return container
 
@@ -122,6 +127,7 @@ class Container:
         await self.conversations.stop()
         await self.scheduler.stop()
         await self.channels.close()
+        await self.agent.close()
         await self.event_writer.stop()
         await self.engine.dispose()
 

@@ -1,0 +1,20 @@
+"""The graph's state: the messages, and the shopper the conversation belongs to.
+
+``customer_id`` comes from identity resolution when the pipeline starts a turn. Tools read it
+from here through ``InjectedState``; it is never part of a tool's schema, so the model cannot
+set it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, TypedDict
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+
+
+class AgentState(TypedDict):
+    messages: Annotated[list[AnyMessage], add_messages]
+    customer_id: str
+    channel: str
+    conversation_id: str

@@ -1,0 +1,1 @@
+"""The agent: offline planner, graph, and the agent answering through the channels."""
