@@ -14,7 +14,7 @@ from app.agent_setup import AgentRuntime
 from app.catalog_setup import embedding_function
 from app.channel_set import ChannelSet
 from app.settings import Settings
-from conversations.handler import ConversationHandler
+from conversations.handler import ConversationHandler, HoldingReplyHandler
 from conversations.worker import ConversationWorker, PipelineConfig
 from policy.guardrails import Guardrails, load_guardrails
 from policy.triggers import update_timers
@@ -91,7 +91,8 @@ class Container:
             conversations=ConversationWorker(
                 sessions,
                 channels.adapters,
-                handler or agent,
+                handler
+                or (HoldingReplyHandler() if settings.conversation_handler == "holding" else agent),
                 rules,
                 PipelineConfig(
                     burst_window=timedelta(seconds=settings.conversation_burst_seconds),

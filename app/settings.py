@@ -57,6 +57,10 @@ class Settings(BaseSettings):
         ge=0,
         description="Messages a shopper sends within this many seconds become one turn",
     )
+    conversation_handler: Literal["agent", "holding"] = Field(
+        default="agent",
+        description="Who answers shoppers: the agent, or one holding reply (bot paused)",
+    )
     conversation_concurrency: int = Field(
         default=32, ge=1, description="Conversations answered at the same time per process"
     )
