@@ -108,6 +108,8 @@ class ConversationWorker:
 
     async def _loop(self) -> None:
         while True:
+            # Cleared before looking, so a wake-up that comes while we look is not lost.
+            self._wake.clear()
             try:
                 free = self.config.concurrency - len(self._running)
                 claims = await self._claim(free, datetime.now(UTC)) if free > 0 else []
@@ -119,7 +121,6 @@ class ConversationWorker:
                     continue
             except Exception:
                 log.exception("conversation_worker.error")
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
 

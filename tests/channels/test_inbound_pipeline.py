@@ -228,3 +228,19 @@ async def test_two_workers_answer_each_conversation_once(shop: Shop) -> None:
     assert sum(counts) == 40
     chats = sorted(int(call.params["chat_id"]) for call in shop.telegram.sent)
     assert chats == list(range(1, 41))  # every conversation answered, none twice
+
+
+async def test_the_background_worker_answers_without_being_driven(shop: Shop) -> None:
+    import asyncio
+
+    worker = shop.container.conversations
+    worker.start()
+    try:
+        await shop.telegram_update(tg_text(300, "anyone there?"))
+        for _ in range(100):  # the webhook's notify wakes the worker; no test drives it
+            if shop.telegram.sent:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.stop()
+    assert [c.params["text"] for c in shop.telegram.sent] == ["echo: anyone there?"]
