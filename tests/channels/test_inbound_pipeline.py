@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from conversations.handler import Reply, Turn
@@ -170,8 +171,28 @@ async def test_a_crashed_worker_lease_expires_and_the_turn_is_answered_once(
 
 
 async def test_replies_queued_before_a_crash_are_delivered_not_regenerated(
-    shop: Shop,
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import conversations.worker as worker_module
+
+    await shop.telegram_update(tg_text(41, "first"))
+    real_deliver = getattr(worker_module, "deliver")  # noqa: B009 - the name is patched below
+
+    async def crash(*_: object, **__: object) -> None:
+        raise RuntimeError("worker died after the turn was answered")
+
+    monkeypatch.setattr(worker_module, "deliver", crash)
+    worker = shop.container.conversations
+    assert await worker.run_once() == 1
+    assert shop.telegram.sent == [] and len(shop.handler.turns) == 1
+    monkeypatch.setattr(worker_module, "deliver", real_deliver)
+    later = datetime.now(UTC) + timedelta(seconds=31)  # the failed conversation's retry time
+    assert await worker.run_once(now=later) == 1
+    assert [c.params["text"] for c in shop.telegram.sent] == ["echo: first"]
+    assert len(shop.handler.turns) == 1  # the queued reply went out; no second turn
+
+
+async def test_a_reply_on_a_channel_without_adapter_fails_with_its_reason(shop: Shop) -> None:
     await shop.telegram_update(tg_text(40, "first"))
     worker = shop.container.conversations
     saved = worker.adapters
