@@ -176,7 +176,7 @@ async def test_replies_queued_before_a_crash_are_delivered_not_regenerated(
     import conversations.worker as worker_module
 
     await shop.telegram_update(tg_text(41, "first"))
-    real_deliver = getattr(worker_module, "deliver")  # noqa: B009 - the name is patched below
+    from conversations.delivery import deliver as real_deliver
 
     async def crash(*_: object, **__: object) -> None:
         raise RuntimeError("worker died after the turn was answered")
