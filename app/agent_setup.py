@@ -14,9 +14,9 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from agent.graph import build_graph
-from agent.handler import AgentHandler
 from agent.planner import OfflinePlanner
 from agent.tools import build_tools
+from app.agent_handler import AgentHandler
 from app.settings import Settings
 from conversations.handler import Reply, Turn
 from tools.agent_tools.shopper import ToolServices

@@ -1,4 +1,5 @@
-"""The agent as the conversation pipeline's ``ConversationHandler``."""
+"""The agent as the conversation pipeline's ``ConversationHandler``: app wiring, so that
+``agent/`` never imports the channels or the pipeline (DESIGN.md layers)."""
 
 from __future__ import annotations
 
