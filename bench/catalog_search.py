@@ -10,24 +10,25 @@ not depend on where vectors came from). Run: `.venv/bin/python -m bench.catalog_
 from __future__ import annotations
 
 import json
+import os
 import random
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 
-from bench.server import free_port, rss_mb
-from tools.catalog.demo_catalog import FAMILIES, _product
+from bench.server import rss_mb
+from tests.chroma_server import running_chroma
+from tools.catalog.demo_catalog import FAMILIES, demo_product
 from tools.catalog.embeddings import shared_embedder
 from tools.catalog.schema import Product
 from tools.catalog.search import SearchQuery, search_products
-from tools.catalog.store import CatalogStore, _metadata, connect
+from tools.catalog.store import COLLECTION, CatalogStore, connect, product_metadata
 
 SIZES = (1_000, 20_000)
 QUERIES = 300
@@ -58,7 +59,7 @@ def products(n: int) -> list[Product]:
     index = 0
     while len(made) < n:
         for family in FAMILIES:
-            made.append(_product(family, index, rng))
+            made.append(demo_product(family, index, rng))
             if len(made) == n:
                 break
         index += 1
@@ -85,7 +86,7 @@ def fill(store: CatalogStore, items: list[Product]) -> None:
             ids=[p.id for p in batch],
             embeddings=vectors[start : start + 1000],
             documents=[p.embedding_text() for p in batch],
-            metadatas=[_metadata(p) for p in batch],
+            metadatas=[product_metadata(p) for p in batch],
         )
 
 
@@ -137,65 +138,44 @@ def index_rate(store: CatalogStore) -> float:
     return len(items) / (time.perf_counter() - start)
 
 
-def start_server(path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    chroma = Path(sys.executable).with_name("chroma")
-    proc = subprocess.Popen(
-        [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(f"{url}/api/v2/heartbeat")
-            return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError("chroma run did not start")
-
-
 def run_mode(mode: str, tmp: Path) -> list[dict[str, Any]]:
-    proc = None
+    server = running_chroma(tmp / "server") if mode == "server" else nullcontext((None, None))
+    with server as (url, proc):
+        return measure(mode, tmp, url, proc)
+
+
+def measure(
+    mode: str, tmp: Path, url: str | None, proc: subprocess.Popen[bytes] | None
+) -> list[dict[str, Any]]:
     rows = []
-    try:
+    for size in SIZES:
         if mode == "server":
-            proc, url = start_server(tmp / "server")
-        for size in SIZES:
-            if mode == "server":
-                client = connect(tmp, url)
-                if COLLECTION_NAME in [c.name for c in client.list_collections()]:
-                    client.delete_collection(COLLECTION_NAME)
-            else:
-                client = connect(tmp / f"embedded-{size}", None)
-            store = CatalogStore(client)
-            rate = index_rate(store) if size == SIZES[0] else None
-            if existing := sorted(store.all_ids()):  # the indexing run's products
-                store.collection.delete(ids=existing)
-            fill(store, products(size))
-            p50, p99 = latencies(store, "fitting")
-            any_p50, any_p99 = latencies(store, "any")
-            rows.append(
-                {
-                    "mode": mode,
-                    "products": size,
-                    "search_p50_ms": round(p50, 2),
-                    "search_p99_ms": round(p99, 2),
-                    "any_filters_p50_ms": round(any_p50, 2),
-                    "any_filters_p99_ms": round(any_p99, 2),
-                    "indexed_per_s": round(rate, 1) if rate else None,
-                    "bench_rss_mb": round(rss_mb(__import__("os").getpid())),
-                    "server_rss_mb": round(rss_mb(proc.pid)) if proc else None,
-                }
-            )
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(30)
+            client = connect(tmp, url)
+            if COLLECTION in [c.name for c in client.list_collections()]:
+                client.delete_collection(COLLECTION)
+        else:
+            client = connect(tmp / f"embedded-{size}", None)
+        store = CatalogStore(client)
+        rate = index_rate(store) if size == SIZES[0] else None
+        if existing := sorted(store.all_ids()):  # the indexing run's products
+            store.collection.delete(ids=existing)
+        fill(store, products(size))
+        p50, p99 = latencies(store, "fitting")
+        any_p50, any_p99 = latencies(store, "any")
+        rows.append(
+            {
+                "mode": mode,
+                "products": size,
+                "search_p50_ms": round(p50, 2),
+                "search_p99_ms": round(p99, 2),
+                "any_filters_p50_ms": round(any_p50, 2),
+                "any_filters_p99_ms": round(any_p99, 2),
+                "indexed_per_s": round(rate, 1) if rate else None,
+                "bench_rss_mb": round(rss_mb(os.getpid())),
+                "server_rss_mb": round(rss_mb(proc.pid)) if proc else None,
+            }
+        )
     return rows
-
-
-COLLECTION_NAME = "products"
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -60,6 +61,12 @@ class Shop:
     def container(self) -> Container:
         container: Container = self.app.state.container
         return container
+
+    def set_burst_window(self, seconds: float) -> None:
+        worker = self.container.conversations
+        worker.config = worker.config.model_copy(
+            update={"burst_window": timedelta(seconds=seconds)}
+        )
 
     async def telegram_update(
         self, update: dict[str, Any], secret: str | None = TG_SECRET

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -55,26 +56,22 @@ async def consents(shop: Shop, ref: CustomerRef) -> list[tuple[str, str, str]]:
 
 
 PHOTO = [{"file_id": "AgAD", "file_unique_id": "AQAD", "width": 90, "height": 90}]
+STICKER = {
+    "file_id": "CAAD",
+    "file_unique_id": "AgAD",
+    "type": "regular",
+    "width": 512,
+    "height": 512,
+    "is_animated": False,
+    "is_video": False,
+}
 
 
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
         ({"photo": PHOTO}, NOTICES[InboundKind.PHOTO]),
-        (
-            {
-                "sticker": {
-                    "file_id": "CAAD",
-                    "file_unique_id": "AgAD",
-                    "type": "regular",
-                    "width": 512,
-                    "height": 512,
-                    "is_animated": False,
-                    "is_video": False,
-                }
-            },
-            NOTICES[InboundKind.STICKER],
-        ),
+        ({"sticker": STICKER}, NOTICES[InboundKind.STICKER]),
         (
             {"voice": {"file_id": "AwAD", "file_unique_id": "AgAD", "duration": 3}},
             NOTICES[InboundKind.VOICE],
@@ -100,23 +97,9 @@ async def test_telegram_non_text_gets_a_polite_defined_answer(
 
 
 async def test_a_burst_of_stickers_gets_one_answer(shop: Shop) -> None:
-    sticker = {
-        "file_id": "CAAD",
-        "file_unique_id": "AgAD",
-        "type": "regular",
-        "width": 512,
-        "height": 512,
-        "is_animated": False,
-        "is_video": False,
-    }
-    shop.container.conversations.config.burst_window  # noqa: B018 - documented default
-    from datetime import UTC, datetime, timedelta
-
-    shop.container.conversations.config = shop.container.conversations.config.model_copy(
-        update={"burst_window": timedelta(seconds=3)}
-    )
+    shop.set_burst_window(3)
     for update_id in range(20, 25):
-        await shop.telegram_update(tg_message(update_id, sticker=sticker))
+        await shop.telegram_update(tg_message(update_id, sticker=STICKER))
     await shop.container.conversations.run_once(now=datetime.now(UTC) + timedelta(seconds=4))
     assert [c.params["text"] for c in shop.telegram.sent] == [NOTICES[InboundKind.STICKER]]
 
@@ -205,11 +188,7 @@ async def test_only_a_message_that_is_exactly_a_keyword_counts(shop: Shop, text:
 
 
 async def test_stop_after_chat_in_one_burst_answers_only_the_stop(shop: Shop) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    shop.container.conversations.config = shop.container.conversations.config.model_copy(
-        update={"burst_window": timedelta(seconds=3)}
-    )
+    shop.set_burst_window(3)
     await shop.telegram_update(tg_text(1, "any deals on boots?"))
     await shop.telegram_update(tg_text(2, "STOP"))
     await shop.container.conversations.run_once(now=datetime.now(UTC) + timedelta(seconds=4))

@@ -108,9 +108,7 @@ async def test_sms_gets_an_empty_twiml_ack_then_one_reply(shop: Shop) -> None:
 
 
 async def test_a_burst_becomes_one_turn_answered_in_order(shop: Shop) -> None:
-    shop.container.conversations.config = shop.container.conversations.config.model_copy(
-        update={"burst_window": timedelta(seconds=5)}
-    )
+    shop.set_burst_window(5)
     for update_id, text in enumerate(["hi", "I need boots", "size 42"], start=10):
         await shop.telegram_update(tg_text(update_id, text))
     # Nothing is answered while the shopper may still be typing …

@@ -278,7 +278,7 @@ FAMILIES = [
 ]
 
 
-def _product(family: Family, index: int, rng: random.Random) -> Product:
+def demo_product(family: Family, index: int, rng: random.Random) -> Product:
     quality, sentence = family.qualities[index % len(family.qualities)]
     material = family.materials[(index // len(family.qualities)) % len(family.materials)]
     brand = BRANDS[(index * 7 + len(family.key)) % len(BRANDS)]
@@ -319,7 +319,9 @@ def _product(family: Family, index: int, rng: random.Random) -> Product:
 
 def demo_products() -> list[Product]:
     rng = random.Random(7)
-    return [_product(family, index, rng) for family in FAMILIES for index in range(family.count)]
+    return [
+        demo_product(family, index, rng) for family in FAMILIES for index in range(family.count)
+    ]
 
 
 def load_demo_catalog() -> list[Product]:

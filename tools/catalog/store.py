@@ -58,7 +58,7 @@ def connect(data_dir: Path, chroma_url: str | None) -> ClientAPI:
     return chromadb.PersistentClient(path=str(path), settings=settings)
 
 
-def _metadata(product: Product) -> dict[str, Any]:
+def product_metadata(product: Product) -> dict[str, Any]:
     in_stock = [v for v in product.variants if v.stock > 0]
     prices = [v.price for v in product.variants if v.price is not None] + [product.price]
     path = [normalise(part) for part in product.category]
@@ -131,18 +131,18 @@ class CatalogStore:
             id_: dict(meta or {})
             for id_, meta in zip(stored["ids"], stored["metadatas"] or [], strict=True)
         }
-        embed: list[Product] = []
+        embed: list[tuple[Product, dict[str, Any]]] = []
         meta_only: list[tuple[str, dict[str, Any]]] = []
         for product in latest.values():
-            metadata = _metadata(product)
+            metadata = product_metadata(product)
             old = existing.get(product.id)
             if old is None:
                 summary.added += 1
-                embed.append(product)
+                embed.append((product, metadata))
             elif old.get("doc_hash") != metadata["doc_hash"]:
                 summary.updated += 1
                 summary.reembedded += 1
-                embed.append(product)
+                embed.append((product, metadata))
             elif old != metadata:
                 summary.updated += 1
                 meta_only.append((product.id, metadata))
@@ -150,9 +150,9 @@ class CatalogStore:
                 summary.unchanged += 1
         if embed:
             self.collection.upsert(
-                ids=[p.id for p in embed],
-                documents=[p.embedding_text() for p in embed],
-                metadatas=[_metadata(p) for p in embed],
+                ids=[p.id for p, _ in embed],
+                documents=[p.embedding_text() for p, _ in embed],
+                metadatas=[meta for _, meta in embed],
             )
         if meta_only:
             self.collection.update(
