@@ -13,7 +13,7 @@ from profile_store.refs import parse_customer_ref
 from tools.catalog.importer import describe, validate_products
 from tools.catalog.purchases import purchased_product_ids
 from tools.catalog.schema import Product
-from tools.catalog.search import FIELDS, ProductHit, SearchQuery, UnknownProductError, search
+from tools.catalog.search import ProductHit, SearchQuery, UnknownProductError, search
 from tools.catalog.store import UpsertSummary
 
 router = APIRouter(prefix="/v1/catalog", tags=["catalog"], dependencies=[WriteKey])
@@ -115,7 +115,7 @@ async def search_catalog(
     exclude: Annotated[list[str] | None, Query(description="Product ids to leave out")] = None,
     limit: int = 5,
 ) -> Any:
-    known = {"q", "customer", "exclude", *FIELDS} - {"text", "exclude_ids"}
+    known = {"q", "customer", "exclude", *SearchQuery.model_fields} - {"text", "exclude_ids"}
     unknown = sorted(set(request.query_params) - known)
     if unknown:
         raise HTTPException(

@@ -21,19 +21,6 @@ Vector = NDArray[np.float32 | np.int32]  # what Chroma's query_embeddings accept
 CANDIDATES = 200  # nearest products checked against the filters before Chroma filters itself
 CANDIDATES_PER_RESULT = 20
 SLICE = 25
-FIELDS = (
-    "text",
-    "min_price",
-    "max_price",
-    "category",
-    "brand",
-    "in_stock",
-    "size",
-    "colour",
-    "similar_to",
-    "exclude_ids",
-    "limit",
-)
 
 
 class SearchQuery(BaseModel):
@@ -203,9 +190,7 @@ def search_products(store: CatalogStore, query: SearchQuery) -> list[ProductHit]
         vector: Vector = np.asarray(embeddings[0], dtype=np.float32)
         why = f"similar to {query.similar_to}"
     elif text:
-        function = store.collection._embedding_function
-        assert function is not None
-        vector = np.asarray(function([text])[0], dtype=np.float32)
+        vector = np.asarray(store.embeddings([text])[0], dtype=np.float32)
         why = "meaning"
     else:
         listed = store.collection.get(where=where, include=["metadatas"], limit=wanted)

@@ -105,6 +105,7 @@ class CatalogStore:
     ) -> None:
         self.client = client
         function = embeddings or MiniLmEmbeddingFunction()
+        self.embeddings: EmbeddingFunction[Documents] = function
         name = COLLECTION
         if function.name() != MiniLmEmbeddingFunction.name():
             model = str(function.get_config().get("model_name", function.name()))
