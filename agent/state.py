@@ -1,4 +1,5 @@
-"""The graph's state: the messages, and the shopper the conversation belongs to.
+"""The graph's state: the messages, the shopper the conversation belongs to, and what the
+load-context step found for this turn.
 
 ``customer_id`` comes from identity resolution when the pipeline starts a turn. Tools read it
 from here through ``InjectedState``; it is never part of a tool's schema, so the model cannot
@@ -7,7 +8,7 @@ set it.
 
 from __future__ import annotations
 
-from typing import Annotated, TypedDict
+from typing import Annotated, NotRequired, TypedDict
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
@@ -18,3 +19,7 @@ class AgentState(TypedDict):
     customer_id: str
     channel: str
     conversation_id: str
+    address: NotRequired[str]
+    # Set by the load-context step at the start of every turn, from the current guardrails.
+    enabled_tools: NotRequired[list[str]]
+    shopper_context: NotRequired[str]

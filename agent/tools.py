@@ -1,16 +1,40 @@
-"""The agent's tools as LangChain tools: the plain functions of ``tools.agent_tools``, with
-the shopper injected from graph state."""
+"""The agent's tools as LangChain tools: the plain functions of ``tools.agent_tools``, with the
+shopper injected from graph state.
+
+``customer_id``, ``channel`` and ``conversation_id`` are ``InjectedState``: they are not in any
+tool's schema, so the model cannot choose whose data a tool reads or writes. Bad arguments come
+back to the model as a readable error, never as an exception that ends the turn.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from langchain_core.tools import BaseTool, tool
+from langchain_core.tools import BaseTool, InjectedToolCallId, tool
 from langgraph.prebuilt import InjectedState
+from langgraph.types import interrupt
+from pydantic import BaseModel, ValidationError
 
+from policy.watches import FollowUpKind
 from profile_store.models import Channel
+from tools.agent_tools.discounts import (
+    DiscountRequest,
+    OfferStatus,
+    evaluate_offer,
+    grant_offer,
+    log_offer,
+    request_approval,
+)
 from tools.agent_tools.eligibility import check_eligibility as check
+from tools.agent_tools.follow_ups import FollowUpRequest
+from tools.agent_tools.follow_ups import schedule_follow_up as follow_up
+from tools.agent_tools.handoff import HandoffRequest
+from tools.agent_tools.handoff import handoff_to_human as handoff
 from tools.agent_tools.orders import get_order_status as order_status
+from tools.agent_tools.preferences import PreferencesUpdate
+from tools.agent_tools.preferences import update_preferences as save_preferences
 from tools.agent_tools.products import search_products as search
 from tools.agent_tools.profile import get_profile as profile
 from tools.agent_tools.shopper import Shopper, ToolServices
@@ -18,11 +42,31 @@ from tools.catalog.search import SearchQuery
 
 CustomerId = Annotated[str, InjectedState("customer_id")]
 ChannelName = Annotated[str, InjectedState("channel")]
+ConversationId = Annotated[str, InjectedState("conversation_id")]
+ToolCallId = Annotated[str, InjectedToolCallId]
+
+
+class ApprovalRequest(BaseModel):
+    """What the graph pauses with; the approvals API answers it with a ``HumanDecision``."""
+
+    approval_id: str
+    kind: str = "discount"
+    percent: float
+    product_ids: list[str]
+
+
+def invalid(exc: ValidationError) -> str:
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors()
+    )
+    return json.dumps({"error": f"invalid arguments: {problems}"})
 
 
 def build_tools(services: ToolServices) -> list[BaseTool]:
-    def shopper(customer_id: str, channel: str) -> Shopper:
-        return Shopper(customer_id=customer_id, channel=Channel(channel))
+    def shopper(customer_id: str, channel: str, conversation_id: str | None = None) -> Shopper:
+        return Shopper(
+            customer_id=customer_id, channel=Channel(channel), conversation_id=conversation_id
+        )
 
     @tool
     async def search_products(
@@ -37,16 +81,19 @@ def build_tools(services: ToolServices) -> list[BaseTool]:
         in_stock: bool = False,
     ) -> str:
         """Find products by the shopper's words, with optional exact filters."""
-        query = SearchQuery(
-            text=text,
-            min_price=min_price,
-            max_price=max_price,
-            category=category,
-            size=size,
-            colour=colour,
-            in_stock=in_stock,
-            limit=3,
-        )
+        try:
+            query = SearchQuery(
+                text=text,
+                min_price=min_price,
+                max_price=max_price,
+                category=category,
+                size=size,
+                colour=colour,
+                in_stock=in_stock,
+                limit=services.rules().agent.tools.search_products.max_results,
+            )
+        except ValidationError as exc:
+            return invalid(exc)
         found = await search(services, shopper(customer_id, channel), query)
         return found.model_dump_json()
 
@@ -77,4 +124,131 @@ def build_tools(services: ToolServices) -> list[BaseTool]:
         )
         return answer.model_dump_json()
 
-    return [search_products, get_order_status, get_profile, check_eligibility]
+    @tool
+    async def offer_discount(
+        customer_id: CustomerId,
+        channel: ChannelName,
+        conversation_id: ConversationId,
+        tool_call_id: ToolCallId,
+        percent: float,
+        product_ids: list[str] | None = None,
+    ) -> str:
+        """Give the shopper a discount code of ``percent`` off. Only within the shop's limit
+        for this shopper; a large one waits for a colleague's approval. Only mention a
+        discount this tool granted, with its code."""
+        try:
+            request = DiscountRequest(percent=percent, product_ids=product_ids or [])
+        except ValidationError as exc:
+            return invalid(exc)
+        who = shopper(customer_id, channel, conversation_id)
+        now = datetime.now(UTC)
+        answer = await evaluate_offer(services, who, request, now)
+        if answer.status is OfferStatus.REFUSED:
+            await log_offer(services, who, answer, now)
+            return answer.model_dump_json()
+        approval_id = None
+        if answer.status is OfferStatus.NEEDS_APPROVAL:
+            # Written before the pause and idempotent: the tool runs again on resume.
+            approval_id = await request_approval(
+                services, who, answer, f"{conversation_id}:{tool_call_id}", now
+            )
+            pause = ApprovalRequest(
+                approval_id=approval_id, percent=request.percent, product_ids=request.product_ids
+            )
+            decision = interrupt(pause.model_dump())
+            if not (isinstance(decision, dict) and decision.get("approved") is True):
+                rejected = answer.model_copy(
+                    update={"status": OfferStatus.REJECTED, "approval_id": approval_id}
+                )
+                await log_offer(services, who, rejected, datetime.now(UTC))
+                return rejected.model_dump_json()
+        granted = await grant_offer(
+            services, who, answer, datetime.now(UTC), approval_id=approval_id
+        )
+        return granted.model_dump_json()
+
+    @tool
+    async def schedule_follow_up(
+        customer_id: CustomerId,
+        channel: ChannelName,
+        conversation_id: ConversationId,
+        kind: FollowUpKind,
+        when: datetime | None = None,
+        product_ids: list[str] | None = None,
+        size: str | None = None,
+        below_price: float | None = None,
+        note: str = "",
+    ) -> str:
+        """Message the shopper later: ``reminder`` at ``when`` (ISO 8601 with offset),
+        ``back_in_stock`` when a product (optionally a size) is back, or ``price_drop`` when
+        its price is at or below ``below_price``."""
+        try:
+            request = FollowUpRequest(
+                kind=kind,
+                when=when,
+                product_ids=product_ids or [],
+                size=size,
+                below_price=below_price,
+                note=note,
+            )
+        except ValidationError as exc:
+            return invalid(exc)
+        who = shopper(customer_id, channel, conversation_id)
+        return (await follow_up(services, who, request, datetime.now(UTC))).model_dump_json()
+
+    @tool
+    async def update_preferences(
+        customer_id: CustomerId,
+        channel: ChannelName,
+        preferred_channel: str | None = None,
+        quiet_hours_start: str | None = None,
+        quiet_hours_end: str | None = None,
+        topics: list[str] | None = None,
+        size: str | None = None,
+    ) -> str:
+        """Save what the shopper tells us about themselves: preferred channel (sms, whatsapp,
+        telegram), quiet hours (HH:MM, their local time), topics they care about, their size."""
+        quiet: dict[str, Any] | None = None
+        if quiet_hours_start or quiet_hours_end:
+            quiet = {"start": quiet_hours_start, "end": quiet_hours_end}
+        try:
+            update = PreferencesUpdate.model_validate(
+                {
+                    "preferred_channel": preferred_channel,
+                    "quiet_hours": quiet,
+                    "topics": topics,
+                    "size": size,
+                }
+            )
+        except ValidationError as exc:
+            return invalid(exc)
+        who = shopper(customer_id, channel)
+        answer = await save_preferences(services, who, update, datetime.now(UTC))
+        return answer.model_dump_json()
+
+    @tool
+    async def handoff_to_human(
+        customer_id: CustomerId,
+        channel: ChannelName,
+        conversation_id: ConversationId,
+        reason: str = "",
+    ) -> str:
+        """Hand the conversation to a colleague when the shopper asks for a person or you
+        cannot help. You stay silent until they hand it back."""
+        try:
+            request = HandoffRequest(reason=reason)
+        except ValidationError as exc:
+            return invalid(exc)
+        who = shopper(customer_id, channel, conversation_id)
+        return (await handoff(services, who, request, datetime.now(UTC))).model_dump_json()
+
+    return [
+        search_products,
+        get_order_status,
+        get_profile,
+        check_eligibility,
+        offer_discount,
+        schedule_follow_up,
+        update_preferences,
+        handoff_to_human,
+    ]

@@ -2,29 +2,34 @@
 
 With ``CHATCOMMERCE_OPENAI_API_KEY`` set, any OpenAI-compatible endpoint answers
 (``_OPENAI_BASE_URL``, ``_OPENAI_MODEL``); without it, the offline planner does. Conversation
-memory is checkpointed per conversation in ``checkpoints.sqlite`` under the data dir.
+memory is checkpointed per conversation: in ``checkpoints.sqlite`` under the data dir, or in the
+PostgreSQL database when that is the database (so any API process can continue any thread).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from contextlib import AsyncExitStack
+from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from agent.graph import build_graph
+from agent.graph import Graph, build_graph
+from agent.intents import local_classifier
 from agent.planner import OfflinePlanner
 from agent.tools import build_tools
 from app.agent_handler import AgentHandler
 from app.settings import Settings
 from conversations.handler import Reply, Turn
+from policy.guardrails import Guardrails
 from tools.agent_tools.shopper import ToolServices
 
 
 def chat_model(settings: Settings) -> BaseChatModel:
     if settings.openai_api_key is None:
-        return OfflinePlanner()
+        return OfflinePlanner(intents=local_classifier())
     from langchain_openai import ChatOpenAI
 
     return ChatOpenAI(
@@ -35,29 +40,54 @@ def chat_model(settings: Settings) -> BaseChatModel:
     )
 
 
+def checkpoint_url(settings: Settings) -> str:
+    """The PostgreSQL URL in the plain form psycopg takes."""
+    return settings.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+async def open_checkpointer(settings: Settings, stack: AsyncExitStack) -> BaseCheckpointSaver[Any]:
+    if settings.is_postgres:
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+        postgres = await stack.enter_async_context(
+            AsyncPostgresSaver.from_conn_string(checkpoint_url(settings))
+        )
+        await postgres.setup()  # idempotent: creates or migrates its own tables
+        return postgres
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = str(settings.data_dir / "checkpoints.sqlite")
+    return await stack.enter_async_context(AsyncSqliteSaver.from_conn_string(path))
+
+
 class AgentRuntime:
     """Opens the checkpointer and builds the graph on the first turn, closes them at shutdown."""
 
-    def __init__(self, settings: Settings, services: ToolServices) -> None:
+    def __init__(
+        self, settings: Settings, services: ToolServices, rules: Callable[[], Guardrails]
+    ) -> None:
         self._settings = settings
         self._services = services
+        self._rules = rules
         self._stack = AsyncExitStack()
         self._handler: AgentHandler | None = None
         self._lock = asyncio.Lock()
 
-    async def handle(self, turn: Turn) -> list[Reply]:
+    async def graph(self) -> Graph:
+        return (await self.handler()).graph
+
+    async def handler(self) -> AgentHandler:
         async with self._lock:
             if self._handler is None:
-                self._settings.data_dir.mkdir(parents=True, exist_ok=True)
-                path = str(self._settings.data_dir / "checkpoints.sqlite")
-                checkpointer = await self._stack.enter_async_context(
-                    AsyncSqliteSaver.from_conn_string(path)
-                )
-                graph = build_graph(
-                    chat_model(self._settings), build_tools(self._services), checkpointer
-                )
+                checkpointer = await open_checkpointer(self._settings, self._stack)
+                model = await asyncio.to_thread(chat_model, self._settings)
+                graph = build_graph(model, build_tools(self._services), self._rules, checkpointer)
                 self._handler = AgentHandler(graph)
-        return await self._handler.handle(turn)
+        return self._handler
+
+    async def handle(self, turn: Turn) -> list[Reply]:
+        return await (await self.handler()).handle(turn)
 
     async def close(self) -> None:
         await self._stack.aclose()

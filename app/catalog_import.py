@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import typer
+from sqlalchemy import inspect
 
 from app.catalog_setup import open_catalog_store
+from app.catalog_watches import wake_watches
 from app.settings import Settings
+from profile_store.database import create_engine, session_factory
 from tools.catalog.importer import read_catalog
 from tools.catalog.schema import Product
 from tools.catalog.store import UpsertSummary
@@ -31,6 +35,7 @@ def import_catalog(settings: Settings, path: Path, *, prune: bool) -> int:
             for field in ("added", "updated", "reembedded", "unchanged"):
                 setattr(summary, field, getattr(summary, field) + getattr(done, field))
             progress.update(len(batch))
+    woken = asyncio.run(_wake(settings, parsed.products))
     pruned: list[str] = []
     if prune:
         keep = {product.id for product in parsed.products}
@@ -42,5 +47,19 @@ def import_catalog(settings: Settings, path: Path, *, prune: bool) -> int:
         f"{summary.unchanged} unchanged, {len(parsed.rejected)} rejected"
         + (f", {len(pruned)} pruned" if prune else "")
         + f"; {store.count()} products in the catalog."
+        + (f" {woken} shopper watch(es) triggered." if woken else "")
     )
     return 1 if parsed.rejected else 0
+
+
+async def _wake(settings: Settings, products: list[Product]) -> int:
+    """Back-in-stock and price watches the imported stock and prices satisfy."""
+    engine = create_engine(settings.sqlalchemy_url)
+    try:
+        async with engine.connect() as conn:
+            # A catalog imported before the first `db upgrade` has no watches to wake.
+            if not await conn.run_sync(lambda sync: inspect(sync).has_table("trigger_timers")):
+                return 0
+        return await wake_watches(session_factory(engine), products)
+    finally:
+        await engine.dispose()

@@ -75,7 +75,8 @@ class Container:
             return container.guardrails
 
         readers = session_factory(engine, read_only=True)
-        agent = AgentRuntime(settings, ToolServices(readers, lambda: container.catalog(), rules))
+        services = ToolServices(readers, lambda: container.catalog(), rules, sessions)
+        agent = AgentRuntime(settings, services, rules)
         container = cls(
             settings=settings,
             engine=engine,

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from app.container import Container
 from app.openapi import document_models
-from app.routers import catalog, decisions, events, health, profiles, webhooks
+from app.routers import admin, catalog, decisions, events, health, profiles, webhooks
 from app.settings import Settings
 from app.write_key import resolve_write_key
 from conversations.handler import ConversationHandler
@@ -53,5 +53,6 @@ def create_app(
     app.include_router(decisions.router)
     app.include_router(webhooks.router)
     app.include_router(catalog.router)
+    app.include_router(admin.router)
     document_models(app, EventIn, Product)
     return app

@@ -9,8 +9,22 @@ from pydantic import BaseModel, Field
 from channels.messages import ChannelName, ProductCard
 
 
+class HumanDecision(BaseModel):
+    """A person's answer to something the handler paused for (a discount approval).
+
+    Queued on the conversation like an inbound message, so it is answered in order, once, and
+    survives a crash between the decision and the reply.
+    """
+
+    request_id: str
+    approved: bool
+    decided_by: str
+    note: str | None = None
+
+
 class Turn(BaseModel):
-    """The shopper's messages since the last answer, debounced into one turn.
+    """The shopper's messages since the last answer, debounced into one turn, or a person's
+    decision the handler was waiting for.
 
     ``customer_id`` comes from identity resolution at the webhook, never from message text.
     """
@@ -21,6 +35,7 @@ class Turn(BaseModel):
     address: str
     texts: list[str]
     sender_name: str | None = None
+    decision: HumanDecision | None = None
 
     @property
     def text(self) -> str:

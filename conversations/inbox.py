@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.messages import ChannelName, InboundKind, InboundMessage
+from conversations.handler import HumanDecision
 from profile_store.database import insert_ignoring_conflict
 from profile_store.identity import resolve_identity
 from profile_store.models import Conversation, Message, MessageStatus, new_id
@@ -130,6 +131,50 @@ async def accept_inbound(
         customer_id=customer.id,
         due_at=due_at if not silent else None,
     )
+
+
+DECISION_KIND = "decision"
+
+
+async def accept_decision(
+    session: AsyncSession, conversation_id: str, decision: HumanDecision, *, now: datetime
+) -> datetime | None:
+    """Queue a person's decision on the conversation and make it due now; the due time, or
+    None if this decision was queued before (deciding twice answers once)."""
+    conn = await session.connection()
+    channel = await conn.scalar(
+        select(CONVERSATIONS.c.channel).where(CONVERSATIONS.c.id == conversation_id)
+    )
+    if channel is None:
+        raise ValueError(f"no conversation {conversation_id!r}")
+    inserted = await conn.scalar(
+        insert_ignoring_conflict(conn, MESSAGES, ["channel", "provider_message_id"])
+        .values(
+            conversation_id=conversation_id,
+            channel=channel,
+            direction="in",
+            kind=DECISION_KIND,
+            provider_message_id=f"decision:{decision.request_id}",
+            text=None,
+            payload=decision.model_dump(mode="json"),
+            status=MessageStatus.PENDING.value,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(MESSAGES.c.id)
+    )
+    if inserted is None:
+        return None
+    await conn.execute(
+        update(CONVERSATIONS)
+        .where(
+            CONVERSATIONS.c.id == conversation_id,
+            (CONVERSATIONS.c.due_at.is_(None)) | (CONVERSATIONS.c.due_at > now),
+        )
+        .values(due_at=now)
+    )
+    return now
 
 
 class _ConversationRow(BaseModel):

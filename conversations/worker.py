@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -32,8 +33,8 @@ from conversations.delivery import (
     load_queued,
     write_delivery,
 )
-from conversations.handler import ConversationHandler, Reply, Turn
-from conversations.inbox import CONVERSATIONS, MESSAGES
+from conversations.handler import ConversationHandler, HumanDecision, Reply, Turn
+from conversations.inbox import CONVERSATIONS, DECISION_KIND, MESSAGES
 from conversations.turns import HandlerStep, KeywordStep, NoticeStep, PendingMessage, plan_turn
 from policy.guardrails import Guardrails
 from profile_store.database import insert_ignoring_conflict, transaction
@@ -58,6 +59,12 @@ class _Conversation(BaseModel):
     address: str
     owner: str
     last_inbound_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PendingDecision:
+    id: int
+    decision: HumanDecision
 
 
 class _Claim(BaseModel):
@@ -190,6 +197,11 @@ class ConversationWorker:
             ).all()
             queued = await load_queued(conn, conversation_id)
         if pending:
+            decisions = [
+                PendingDecision(row.id, HumanDecision.model_validate(row.payload))
+                for row in pending
+                if row.kind == DECISION_KIND
+            ]
             messages = [
                 PendingMessage(
                     id=row.id,
@@ -199,8 +211,9 @@ class ConversationWorker:
                     sender_name=row.payload.get("sender_name"),
                 )
                 for row in pending
+                if row.kind != DECISION_KIND
             ]
-            queued += await self._answer(conversation, messages, rules, now)
+            queued += await self._answer(conversation, messages, decisions, rules, now)
         return await deliver(
             queued,
             self.adapters,
@@ -216,6 +229,7 @@ class ConversationWorker:
         self,
         conversation: _Conversation,
         messages: list[PendingMessage],
+        decisions: list[PendingDecision],
         rules: Guardrails,
         now: datetime,
     ) -> list[QueuedReply]:
@@ -223,6 +237,12 @@ class ConversationWorker:
         channel = conversation.channel
         replies: list[Reply] = []
         consent: list[ComplianceKeyword] = []
+        if conversation.owner == "bot":
+            # A decision answers what the handler paused for earlier: before newer messages.
+            for pending in decisions:
+                replies.extend(
+                    await self._ask_handler(conversation, HandlerStep(), [], pending.decision)
+                )
         provider_answers = channel is ChannelName.SMS and rules.compliance.sms_provider_replies
         for step in plan_turn(channel, messages):
             if isinstance(step, KeywordStep):
@@ -235,7 +255,8 @@ class ConversationWorker:
                 replies.append(Reply(text=step.text))
             elif isinstance(step, HandlerStep):
                 replies.extend(await self._ask_handler(conversation, step, messages))
-        last_id = messages[-1].id
+        handled = [message.id for message in messages] + [d.id for d in decisions]
+        last_id = max(handled)
         queued: list[QueuedReply] = []
         async with transaction(self.sessions) as session:
             for keyword in consent:
@@ -278,7 +299,7 @@ class ConversationWorker:
                     queued.append(QueuedReply(reply_id, key, reply.text, payload, 0))
             await conn.execute(
                 update(MESSAGES)
-                .where(MESSAGES.c.id.in_([message.id for message in messages]))
+                .where(MESSAGES.c.id.in_(handled))
                 .values(status=MessageStatus.HANDLED.value, updated_at=now)
             )
         return queued
@@ -288,6 +309,7 @@ class ConversationWorker:
         conversation: _Conversation,
         step: HandlerStep,
         messages: list[PendingMessage],
+        decision: HumanDecision | None = None,
     ) -> list[Reply]:
         turn = Turn(
             conversation_id=conversation.id,
@@ -296,6 +318,7 @@ class ConversationWorker:
             address=conversation.address,
             texts=step.texts,
             sender_name=next((m.sender_name for m in messages if m.sender_name), None),
+            decision=decision,
         )
         try:
             return await self.handler.handle(turn)

@@ -6,7 +6,7 @@ snapshot and rules always give the same verdict, which is what makes decisions e
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,6 +43,13 @@ class Purchase(_Frozen):
     category: str | None = None
 
 
+class OwnQuietHours(_Frozen):
+    """Hours the customer asked not to be messaged in, in their own time zone."""
+
+    start: time
+    end: time
+
+
 class CustomerContext(_Frozen):
     customer_id: str
     loyalty_tier: str | None = None
@@ -57,6 +64,8 @@ class CustomerContext(_Frozen):
     purchases: list[Purchase] = Field(default_factory=list)
     order_count: int = 0
     discounted_order_count: int = 0
+    preferred_channel: Channel | None = None
+    own_quiet_hours: OwnQuietHours | None = None
 
     def consent(self, channel: Channel, purpose: ConsentPurpose) -> ConsentStatus | None:
         for state in self.consents:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -13,6 +15,7 @@ from policy.context import (
     ConsentState,
     ConversationState,
     CustomerContext,
+    OwnQuietHours,
     Purchase,
     SentMessage,
 )
@@ -50,9 +53,12 @@ async def load_contexts(
     customers = {
         row.id: row
         for row in await conn.execute(
-            select(CUSTOMERS.c.id, CUSTOMERS.c.loyalty_tier, CUSTOMERS.c.timezone).where(
-                CUSTOMERS.c.id.in_(ids)
-            )
+            select(
+                CUSTOMERS.c.id,
+                CUSTOMERS.c.loyalty_tier,
+                CUSTOMERS.c.timezone,
+                CUSTOMERS.c.attributes,
+            ).where(CUSTOMERS.c.id.in_(ids))
         )
     }
     identities: dict[str, list[tuple[str, str]]] = defaultdict(list)
@@ -120,5 +126,21 @@ async def load_contexts(
             ],
             order_count=state.order_count if state else 0,
             discounted_order_count=state.discounted_order_count if state else 0,
+            preferred_channel=_preferred_channel(customer.attributes),
+            own_quiet_hours=_own_quiet_hours(customer.attributes),
         )
     return contexts
+
+
+def _preferred_channel(attributes: dict[str, Any]) -> Channel | None:
+    value = attributes.get("preferred_channel")
+    return Channel(str(value)) if value in Channel._value2member_map_ else None
+
+
+def _own_quiet_hours(attributes: dict[str, Any]) -> OwnQuietHours | None:
+    """The shopper's own quiet hours (``{"start": "22:00", "end": "08:00"}``) if well formed;
+    anything else written into the profile is ignored rather than trusted."""
+    try:
+        return OwnQuietHours.model_validate(attributes.get("quiet_hours"))
+    except ValidationError:
+        return None

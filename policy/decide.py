@@ -20,7 +20,7 @@ from policy.guardrails import Guardrails
 from policy.local_time import customer_zone
 from policy.messages import program_text
 from policy.next_best_action import BetaPrior, choose_channel, choose_send_time
-from profile_store.models import Channel, Decision, new_id
+from profile_store.models import Channel, ConsentPurpose, Decision, new_id
 from profile_store.trait_store import load_traits
 
 DECISIONS = Decision.__table__  # type: ignore[attr-defined]
@@ -41,10 +41,19 @@ class DecisionPlan(BaseModel):
     purpose: str = "marketing"
 
 
-def action_for(trigger: str, product_ids: list[str]) -> Action:
+def action_for(trigger: str, product_ids: list[str], *, requested: bool = False) -> Action:
     if trigger == "post_purchase":
         # Cross-sell: never promote what was just bought (suppression checks these ids).
         return Action(program=trigger, product_ids=[])
+    if requested:
+        # The shopper asked for this message in a conversation: a service message, not
+        # marketing (no marketing opt-in needed, not counted against marketing caps).
+        return Action(
+            program=trigger,
+            purpose=ConsentPurpose.TRANSACTIONAL,
+            promotion=trigger != "reminder",
+            product_ids=product_ids,
+        )
     return Action(program=trigger, product_ids=product_ids)
 
 
@@ -58,8 +67,13 @@ async def decide(
     now: datetime,
     rng: random.Random,
     priors: dict[Channel, BetaPrior],
+    requested: bool = False,
+    note: str = "",
+    preferred: Channel | None = None,
 ) -> DecisionPlan:
-    action = action_for(trigger, product_ids)
+    """``requested``: the shopper asked for it (a follow-up); ``note`` their words for it;
+    ``preferred``: the channel they asked it on, chosen when it is eligible."""
+    action = action_for(trigger, product_ids, requested=requested)
     ctx = await load_context(session, customer_id, at=now)
     verdicts = {ch: evaluate(ctx, action, ch, now, rules) for ch in sorted(ctx.reachable)}
     candidates: list[dict[str, Any]] = [
@@ -95,6 +109,10 @@ async def decide(
     engagement = traits.channel_engagement if traits else {}
     hours = traits.engagement_hours if traits else [0] * 24
     choice = choose_channel(list(eligible), engagement, priors, rng)
+    # A channel the shopper asked on (or told us they prefer) wins when it may be used.
+    wanted = preferred or ctx.preferred_channel
+    if wanted in eligible and choice.channel != wanted:
+        choice = choice.model_copy(update={"channel": wanted})
     verdict = eligible[choice.channel]
     zone = customer_zone(ctx.timezone, ctx.phone, rules.quiet_hours.default_timezone)
     earliest = max(now, verdict.retry_at or now)
@@ -111,7 +129,7 @@ async def decide(
         reasons=_reasons(verdict),
         channel=choice.channel,
         send_at=timing.send_at,
-        text=program_text(action.program),
+        text=program_text(action.program, note),
     )
 
 

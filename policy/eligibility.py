@@ -199,16 +199,23 @@ def _check_quiet_hours(
     ctx: CustomerContext, action: Action, at: datetime, rules: Guardrails, block: _Block
 ) -> None:
     quiet = rules.quiet_hours
-    if action.purpose not in quiet.purposes:
-        return
     zone = customer_zone(ctx.timezone, ctx.phone, quiet.default_timezone)
     local = at.astimezone(zone)
-    if in_window(local.time(), quiet.start, quiet.end):
+    if action.purpose in quiet.purposes and in_window(local.time(), quiet.start, quiet.end):
         block(
             ReasonCode.QUIET_HOURS,
             f"{local:%H:%M} in {zone.key} is within quiet hours "
             f"{quiet.start:%H:%M}-{quiet.end:%H:%M}",
             next_local(at, zone, quiet.end),
+        )
+    own = ctx.own_quiet_hours
+    # The customer's own hours hold for every automated message, whatever its purpose.
+    if own is not None and in_window(local.time(), own.start, own.end):
+        block(
+            ReasonCode.QUIET_HOURS,
+            f"{local:%H:%M} in {zone.key} is within the customer's own quiet hours "
+            f"{own.start:%H:%M}-{own.end:%H:%M}",
+            next_local(at, zone, own.end),
         )
 
 

@@ -120,6 +120,63 @@ class ComplianceReplies(_Strict):
     )
 
 
+class ToolSwitch(_Strict):
+    enabled: bool = True
+
+
+class SearchToolConfig(ToolSwitch):
+    max_results: int = Field(default=3, ge=1, le=10)
+
+
+class FollowUpToolConfig(ToolSwitch):
+    max_days_ahead: int = Field(
+        default=90, ge=1, le=365, description="How far ahead a shopper may ask to be reminded"
+    )
+
+
+class AgentTools(_Strict):
+    """The agent's tools; a switched-off tool is not offered to the model at all."""
+
+    get_profile: ToolSwitch = ToolSwitch()
+    search_products: SearchToolConfig = SearchToolConfig()
+    get_order_status: ToolSwitch = ToolSwitch()
+    check_eligibility: ToolSwitch = ToolSwitch()
+    offer_discount: ToolSwitch = ToolSwitch()
+    schedule_follow_up: FollowUpToolConfig = FollowUpToolConfig()
+    update_preferences: ToolSwitch = ToolSwitch()
+    handoff_to_human: ToolSwitch = ToolSwitch()
+
+    def enabled(self) -> frozenset[str]:
+        return frozenset(name for name in type(self).model_fields if getattr(self, name).enabled)
+
+
+DEFAULT_INSTRUCTIONS = (
+    "You are the shop's assistant on a messaging app. Help the shopper find products, check "
+    "their orders and make choices. Use the tools to answer; never invent products, prices, "
+    "orders or discounts. Only offer a discount that the offer_discount tool granted."
+)
+
+
+class AgentConfig(_Strict):
+    """What the marketer says about how the agent talks; limits are enforced in code."""
+
+    tools: AgentTools = AgentTools()
+    instructions: str = Field(default=DEFAULT_INSTRUCTIONS, max_length=4000)
+    brand_voice: str = Field(
+        default="Warm, brief and plain-spoken. Short sentences; no more than one emoji.",
+        max_length=1000,
+    )
+    blocked_topics: list[Annotated[str, Field(min_length=2, max_length=100)]] = Field(
+        default_factory=list,
+        description="Subjects the agent declines, e.g. politics, medical advice",
+    )
+    blocked_topic_reply: str = Field(
+        default="That is not something I can help with here. Can I help you find a product "
+        "or check an order?",
+        max_length=500,
+    )
+
+
 class Guardrails(_Strict):
     version_note: str = ""
     triggers: TriggerWindows = TriggerWindows()
@@ -130,6 +187,7 @@ class Guardrails(_Strict):
     programs: dict[str, Program] = Field(default_factory=dict)
     whatsapp_window: timedelta = timedelta(hours=24)
     compliance: ComplianceReplies = ComplianceReplies()
+    agent: AgentConfig = AgentConfig()
 
     def program(self, name: str) -> Program:
         return self.programs.get(name, Program())

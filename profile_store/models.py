@@ -302,5 +302,32 @@ class TriggerTimer(SQLModel, table=True):
         default="pending", max_length=32, description="pending, fired, error, cancelled:<why>"
     )
     product_ids: list[str] = Field(default_factory=list, sa_type=PortableJSON)
+    details: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_type=PortableJSON,
+        description="a watch's condition (size, price below) and expiry; a reminder's request",
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     fired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Approval(SQLModel, table=True):
+    """Something the agent may not do without a person saying yes (a large discount).
+
+    Written when the agent's graph pauses for it; deciding it resumes the conversation.
+    """
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index("ix_approvals_status_created", "status", "created_at"),)
+
+    id: str = Field(default_factory=lambda: new_id("apr"), primary_key=True, max_length=40)
+    request_key: str = Field(max_length=200, unique=True, description="one per paused tool call")
+    conversation_id: str = Field(foreign_key="conversations.id", index=True, max_length=40)
+    customer_id: str = Field(foreign_key="customers.id", max_length=40)
+    kind: str = Field(max_length=32)
+    request: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
+    status: str = Field(default="pending", max_length=16, description="pending, approved, rejected")
+    decided_by: str | None = Field(default=None, max_length=200)
+    note: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -22,6 +22,7 @@ from policy.decide import decide
 from policy.guardrails import Guardrails
 from policy.next_best_action import DEFAULT_PRIORS, BetaPrior, population_prior
 from policy.triggers import arm_win_back
+from policy.watches import follow_up_terms
 from profile_store.database import transaction
 from profile_store.models import Channel, CustomerTraits, ScheduledSend, TriggerTimer
 from scheduler.dispatch import Dispatcher
@@ -132,7 +133,9 @@ class EmbeddedScheduler:
                     update(TIMERS)
                     .where(TIMERS.c.id == timer_id, TIMERS.c.status == "pending")
                     .values(status="fired", fired_at=now)
-                    .returning(TIMERS.c.customer_id, TIMERS.c.kind, TIMERS.c.product_ids)
+                    .returning(
+                        TIMERS.c.customer_id, TIMERS.c.kind, TIMERS.c.product_ids, TIMERS.c.details
+                    )
                 )
             ).first()
             if claimed is None:
@@ -146,6 +149,7 @@ class EmbeddedScheduler:
                 now=now,
                 rng=self._rng,
                 priors=self._priors,
+                **follow_up_terms(claimed.details),
             )
             if plan.verdict == "scheduled":
                 await schedule(session, plan, idempotency_key=f"timer:{timer_id}")

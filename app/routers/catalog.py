@@ -8,6 +8,7 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import ValidationError
 
+from app.catalog_watches import wake_watches
 from app.deps import ContainerDep, WriteKey
 from profile_store.refs import parse_customer_ref
 from tools.catalog.importer import describe, validate_products
@@ -72,7 +73,9 @@ async def upsert_products(request: Request, container: ContainerDep) -> Any:
             },
         )
     catalog = await container.catalog()
-    return await catalog.upsert(parsed.products)
+    summary = await catalog.upsert(parsed.products)
+    await wake_watches(container.sessions, parsed.products)
+    return summary
 
 
 @router.get("/products/{product_id}", response_model=Product, summary="One product")

@@ -2,47 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
-
-from agent.planner import plan_call
 from tests.channels.conftest import Shop
 from tests.channels.test_inbound_pipeline import tg_text
 from tools.catalog.schema import Product, Variant
-
-TOOLS = {"search_products", "get_order_status", "get_profile", "check_eligibility"}
-
-
-@pytest.mark.parametrize(
-    ("message", "expected"),
-    [
-        (
-            "waterproof running shoes under 80 in size 42",
-            ("search_products", {"max_price": 80.0, "size": "42"}),
-        ),
-        ("black rain jacket in stock", ("search_products", {"colour": "black", "in_stock": True})),
-        ("a gift over 50", ("search_products", {"min_price": 50.0})),
-        ("where is my order 10234?", ("get_order_status", {"order_id": "10234"})),
-        ("has my package shipped", ("get_order_status", {})),
-        ("what's in my cart", ("get_profile", {})),
-        ("grey hoodie", ("search_products", {"colour": "grey"})),
-    ],
-)
-def test_planner_picks_the_tool_and_filters(
-    message: str, expected: tuple[str, dict[str, Any]]
-) -> None:
-    plan = plan_call(message, TOOLS)
-    assert not isinstance(plan, str)
-    name, args = plan
-    assert name == expected[0]
-    assert {k: v for k, v in args.items() if k != "text"} == expected[1]
-
-
-@pytest.mark.parametrize("message", ["hi", "Hello!", "help", "what can you do?"])
-def test_greetings_and_help_are_answered_without_tools(message: str) -> None:
-    assert isinstance(plan_call(message, TOOLS), str)
-
 
 async def test_the_agent_answers_a_shopper_with_product_cards(shop: Shop) -> None:
     catalog = await shop.container.catalog()

@@ -24,6 +24,14 @@ class Shopper:
 
 @dataclass(frozen=True)
 class ToolServices:
+    """``readers`` for lookups (no write lock on SQLite), ``sessions`` for the few tools that
+    write (offers, follow-ups, preferences, handoff)."""
+
     readers: async_sessionmaker[AsyncSession]
     catalog: Callable[[], Awaitable[Catalog]] | None
     rules: Callable[[], Guardrails]
+    sessions: async_sessionmaker[AsyncSession] | None = None
+
+    @property
+    def writers(self) -> async_sessionmaker[AsyncSession]:
+        return self.sessions or self.readers

@@ -1,0 +1,124 @@
+"""The reply guard: the last check before anything the model wrote reaches the shopper.
+
+Whatever the shopper typed or a product description said, and whichever model answered, a reply
+may not: mention a discount or code the offer tool did not grant in this conversation, repeat
+the system prompt, touch a topic the marketer blocked, or show a phone number or e-mail address
+other than the shopper's own. A reply that breaks a rule is replaced, not trimmed: a half-edited
+sentence could still mislead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from policy.guardrails import AgentConfig
+
+DISCOUNT_WORDS = re.compile(
+    r"\b(off|discount\w*|coupon\w*|promo\w*|voucher\w*|code|sale|save|saving\w*|deal)\b", re.I
+)
+PERCENT = re.compile(r"(\d{1,3}(?:[.,]\d+)?)\s*(?:%|percent\b|per\s+cent\b)", re.I)
+CODE = re.compile(r"\b(?:code|coupon|voucher)\b\s*[:=]?\s*[\"'`*]*([A-Z0-9][A-Z0-9-]{3,})", re.I)
+OUR_CODE = re.compile(r"\bCC-[0-9A-F]{8}\b")
+PHONE = re.compile(r"\+\d[\d\s().-]{6,}\d")
+EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+WORD = re.compile(r"[a-z0-9']+")
+LEAK_RUN = 8  # this many consecutive words of the system prompt in a reply is a leak
+
+PROMPT_REFUSAL = "I can't share how I'm set up, but I'm happy to help you shop. What do you need?"
+NO_DISCOUNT = (
+    "I can't offer that discount. I'm happy to help you find something that fits your budget."
+)
+
+
+@dataclass(frozen=True)
+class GrantedOffer:
+    percent: float
+    code: str
+
+
+@dataclass(frozen=True)
+class GuardInput:
+    reply: str
+    shopper_text: str
+    system_prompt: str
+    config: AgentConfig
+    granted: list[GrantedOffer] = field(default_factory=list)
+    own_addresses: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    text: str
+    violations: list[str]
+
+
+def guard_reply(given: GuardInput) -> GuardResult:
+    text = given.reply
+    if topic := _blocked_topic(given):
+        return GuardResult(given.config.blocked_topic_reply, [f"blocked_topic:{topic}"])
+    if _leaks_prompt(text, given.system_prompt):
+        return GuardResult(PROMPT_REFUSAL, ["system_prompt_leak"])
+    if problem := _unbacked_offer(text, given.granted):
+        return GuardResult(_best_offer_text(given.granted), [problem])
+    violations: list[str] = []
+    own = {_digits(a) for a in given.own_addresses} | {a.lower() for a in given.own_addresses}
+
+    def hide_phone(match: re.Match[str]) -> str:
+        if _digits(match.group(0)) in own:
+            return match.group(0)
+        violations.append("foreign_phone")
+        return "[hidden]"
+
+    def hide_email(match: re.Match[str]) -> str:
+        if match.group(0).lower() in own:
+            return match.group(0)
+        violations.append("foreign_email")
+        return "[hidden]"
+
+    text = EMAIL.sub(hide_email, PHONE.sub(hide_phone, text))
+    return GuardResult(text, violations)
+
+
+def _blocked_topic(given: GuardInput) -> str | None:
+    for topic in given.config.blocked_topics:
+        pattern = re.compile(rf"\b{re.escape(topic)}\b", re.I)
+        if pattern.search(given.reply) or pattern.search(given.shopper_text):
+            return topic
+    return None
+
+
+def _leaks_prompt(reply: str, prompt: str) -> bool:
+    words = WORD.findall(prompt.lower())
+    runs = {tuple(words[i : i + LEAK_RUN]) for i in range(len(words) - LEAK_RUN + 1)}
+    said = WORD.findall(reply.lower())
+    return any(tuple(said[i : i + LEAK_RUN]) in runs for i in range(len(said) - LEAK_RUN + 1))
+
+
+def _unbacked_offer(reply: str, granted: list[GrantedOffer]) -> str | None:
+    codes = {offer.code.upper() for offer in granted}
+    for match in OUR_CODE.finditer(reply):
+        if match.group(0).upper() not in codes:
+            return f"unknown_code:{match.group(0)}"
+    for match in CODE.finditer(reply):
+        candidate = match.group(1).upper()
+        if any(ch.isdigit() for ch in candidate) and candidate not in codes:
+            return f"unknown_code:{candidate}"
+    if DISCOUNT_WORDS.search(reply):
+        percents = {round(offer.percent, 2) for offer in granted}
+        for match in PERCENT.finditer(reply):
+            value = round(float(match.group(1).replace(",", ".")), 2)
+            if value not in percents:
+                return f"ungranted_discount:{value:g}%"
+    return None
+
+
+def _best_offer_text(granted: list[GrantedOffer]) -> str:
+    if not granted:
+        return NO_DISCOUNT
+    best = max(granted, key=lambda offer: offer.percent)
+    return f"I can't offer more than that. Your code {best.code} gives you {best.percent:g}% off."
+
+
+def _digits(value: str) -> str:
+    return re.sub(r"\D", "", value)
