@@ -55,10 +55,10 @@ class GuardResult:
 
 def guard_reply(given: GuardInput) -> GuardResult:
     text = given.reply
-    if topic := _blocked_topic(given):
-        return GuardResult(given.config.blocked_topic_reply, [f"blocked_topic:{topic}"])
     if _leaks_prompt(text, given.system_prompt):
         return GuardResult(PROMPT_REFUSAL, ["system_prompt_leak"])
+    if topic := _blocked_topic(given):
+        return GuardResult(given.config.blocked_topic_reply, [f"blocked_topic:{topic}"])
     if problem := _unbacked_offer(text, given.granted):
         return GuardResult(_best_offer_text(given.granted), [problem])
     violations: list[str] = []

@@ -37,6 +37,9 @@ def chat_model(settings: Settings) -> BaseChatModel:
         api_key=settings.openai_api_key,
         base_url=settings.openai_base_url,
         temperature=0,
+        streaming=settings.openai_streaming,
+        timeout=settings.openai_timeout_seconds,
+        max_retries=2,
     )
 
 

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
+    openai_streaming: bool = Field(
+        default=False,
+        description="Ask the model to stream (some gateways answer tool calls only that way)",
+    )
+    openai_timeout_seconds: float = Field(default=30.0, gt=0)
     embeddings: Literal["local", "openai"] = Field(
         default="local",
         description="Catalog embeddings: the bundled MiniLM model, or OpenAI's API",

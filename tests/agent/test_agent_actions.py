@@ -140,9 +140,7 @@ async def test_approvals_api_needs_the_key_and_names_unknown_ids(shop: Shop) -> 
         "/admin/v1/approvals/apr_nope/approve", json={"decided_by": "x"}, headers=chat.auth
     )
     assert missing.status_code == 404 and "apr_nope" in missing.json()["detail"]
-    bad = await shop.http.post(
-        "/admin/v1/approvals/apr_nope/approve", json={}, headers=chat.auth
-    )
+    bad = await shop.http.post("/admin/v1/approvals/apr_nope/approve", json={}, headers=chat.auth)
     assert bad.status_code == 422
 
 
@@ -188,7 +186,8 @@ async def test_follow_ups_become_timers_and_watches_wake_on_catalog_change(shop:
 
     # Size 43 in stock does not wake a size-42 watch; size 42 does.
     response = await shop.http.post(
-        "/v1/catalog/products", json={"products": [boot.model_dump(mode="json")]},
+        "/v1/catalog/products",
+        json={"products": [boot.model_dump(mode="json")]},
         headers=chat.auth,
     )
     assert response.status_code == 200
@@ -197,9 +196,7 @@ async def test_follow_ups_become_timers_and_watches_wake_on_catalog_change(shop:
     restocked = boot.model_copy(
         update={"variants": [Variant(sku="B-42", size="42", stock=5)]}
     ).model_dump(mode="json")
-    await shop.http.post(
-        "/v1/catalog/products", json={"products": [restocked]}, headers=chat.auth
-    )
+    await shop.http.post("/v1/catalog/products", json={"products": [restocked]}, headers=chat.auth)
     (watch,) = await chat.rows(TIMERS, TIMERS.c.kind == "back_in_stock")
     assert watch.status == "pending" and watch.fire_at <= datetime.now(UTC)
 

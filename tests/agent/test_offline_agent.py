@@ -6,6 +6,7 @@ from tests.channels.conftest import Shop
 from tests.channels.test_inbound_pipeline import tg_text
 from tools.catalog.schema import Product, Variant
 
+
 async def test_the_agent_answers_a_shopper_with_product_cards(shop: Shop) -> None:
     catalog = await shop.container.catalog()
     await catalog.upsert(

@@ -35,7 +35,7 @@ SEARCHED = [
     )
 ]
 
-S, O, P = Intent.SEARCH, Intent.ORDER_STATUS, Intent.PROFILE
+S, ORD, P = Intent.SEARCH, Intent.ORDER_STATUS, Intent.PROFILE
 D, F, PR, H = Intent.DISCOUNT, Intent.FOLLOW_UP, Intent.PREFERENCES, Intent.HUMAN
 G, HE = Intent.GREETING, Intent.HELP
 
@@ -71,13 +71,13 @@ CASES: list[tuple[str, Intent, str | None, dict[str, Any]]] = [
     ("show me jeans from the clothing department", S, "search_products", {}),
     ("phone charger that is available today", S, "search_products", {"in_stock": True}),
     # order status
-    ("where is my order 10234?", O, "get_order_status", {"order_id": "10234"}),
-    ("has my package shipped", O, "get_order_status", {}),
-    ("order #55821 status", O, "get_order_status", {"order_id": "55821"}),
-    ("I'd like tracking for ORD-7781", O, "get_order_status", {"order_id": "ORD-7781"}),
-    ("when does my delivery come", O, "get_order_status", {}),
-    ("my stuff still hasn't arrived", O, "get_order_status", {}),
-    ("did you send the things I paid for", O, "get_order_status", {}),
+    ("where is my order 10234?", ORD, "get_order_status", {"order_id": "10234"}),
+    ("has my package shipped", ORD, "get_order_status", {}),
+    ("order #55821 status", ORD, "get_order_status", {"order_id": "55821"}),
+    ("I'd like tracking for ORD-7781", ORD, "get_order_status", {"order_id": "ORD-7781"}),
+    ("when does my delivery come", ORD, "get_order_status", {}),
+    ("my stuff still hasn't arrived", ORD, "get_order_status", {}),
+    ("did you send the things I paid for", ORD, "get_order_status", {}),
     # own profile
     ("what's in my cart", P, "get_profile", {}),
     ("what did I buy last time", P, "get_profile", {}),
