@@ -92,6 +92,31 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) 
     typer.echo(f"Database at revision {current_revision(settings.sqlalchemy_url)}.")
 
 
+@cli.command("chat")
+def chat(
+    channel: str = typer.Option(..., "--channel", help="sms, whatsapp or telegram"),
+    address: str = typer.Option(
+        ..., "--from", help="The shopper: a phone number (sms, whatsapp) or a Telegram chat id"
+    ),
+) -> None:
+    """Chat with the bot in this terminal, through the same pipeline as a webhook."""
+    import asyncio
+
+    from app.terminal_chat import chat as run_chat
+    from app.terminal_chat import read_line
+    from channels.messages import ChannelName
+
+    try:
+        name = ChannelName(channel)
+    except ValueError:
+        typer.echo(f"error: unknown channel {channel!r}; use sms, whatsapp or telegram", err=True)
+        raise typer.Exit(2) from None
+    if name is ChannelName.TELEGRAM and not address.isdigit():
+        typer.echo(f"error: a Telegram shopper is a numeric chat id, not {address!r}", err=True)
+        raise typer.Exit(2)
+    asyncio.run(run_chat(Settings(), name, address, read_line, typer.echo))
+
+
 @demo_cli.command("load")
 def demo_load() -> None:
     """Load demo shoppers, their events and the demo catalog (safe to run again)."""

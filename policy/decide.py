@@ -130,6 +130,7 @@ async def decide(
         channel=choice.channel,
         send_at=timing.send_at,
         text=program_text(action.program, note),
+        purpose=action.purpose,
     )
 
 
@@ -159,6 +160,7 @@ async def _log(
     channel: Channel | None = None,
     send_at: datetime | None = None,
     text: str = "",
+    purpose: ConsentPurpose = ConsentPurpose.MARKETING,
 ) -> DecisionPlan:
     decision_id = new_id("dec")
     conn = await session.connection()
@@ -184,4 +186,5 @@ async def _log(
         send_at=send_at,
         text=text,
         product_ids=base["product_ids"],
+        purpose=purpose.value,
     )

@@ -214,3 +214,15 @@ def test_guardrails_file_errors_name_the_problem(tmp_path: Path) -> None:
     bad.write_text("frequency_caps:\n  - {max_messages: -1, window: P1D}\n")
     with pytest.raises(ValueError, match=r"frequency_caps\.0\.max_messages"):
         load_guardrails(bad)
+
+
+def test_the_customers_own_quiet_hours_hold_for_every_automated_message() -> None:
+    # 10:00 in New York; the shopper told the agent "no messages between 9am and 5pm".
+    ctx = customer(own_quiet_hours={"start": "09:00", "end": "17:00"})
+    for purpose in (MKT, TXN):
+        verdict = evaluate(ctx, promo(purpose=purpose), SMS, NOW, RULES)
+        assert verdict.codes == [ReasonCode.QUIET_HOURS]
+        assert "customer's own quiet hours 09:00-17:00" in verdict.reasons[0].detail
+        assert verdict.retry_at == datetime(2026, 11, 17, 22, 0, tzinfo=UTC)  # 17:00 EST
+    # A reply in the conversation the shopper started is not automated: it goes.
+    assert evaluate(ctx, promo(automated=False), SMS, NOW, RULES).allowed

@@ -1,0 +1,320 @@
+"""Agent turn benchmark: a whole turn, from a shopper's Telegram webhook to the reply reaching the
+(fake) Bot API, at 1 and 32 concurrent conversations; turns/s and the app's resident memory.
+
+Why: the webhook benchmark measures the pipeline; this measures what a shopper waits for, with
+the agent in its two real shapes: the offline planner (no OpenAI key) and a model that answers
+in no time (bench/_stub_openai.py), so every turn is two model calls and a catalog search and all
+the time measured is the app's own. The holding handler (one canned reply, no agent) runs too, as
+the pipeline's share of a turn.
+
+Closed loop: each simulated shopper sends a message, waits for its reply, then sends the next;
+after a few turns it leaves and a new shopper (a new chat) takes its place, so histories stay
+conversation-sized. A turn ends at the first ``sendMessage`` for its chat (the answer's text;
+product cards follow as photos). The fake Bot API runs in this process, not as
+bench/_fake_telegram.py, because that one only reports arrivals when it exits.
+
+Run: `.venv/bin/python -m bench.agent_turns`; writes bench/results/agent_turns.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bench.server import ROOT, free_port, rss_mb, running_app
+from bench.webhooks import wait_until_up
+from conversations.worker import HANDLER_FAILED
+
+MODES = ("holding", "offline", "stub")
+TURNS = {1: 200, 32: 640}
+WARMUP_TURNS = 20
+TURNS_PER_CONVERSATION = 5
+REPLY_TIMEOUT_S = 60.0
+TARGET_P99_MS = 60.0
+TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
+SECRET = "bench-secret"
+SHOPPER_TEXTS = (
+    "waterproof running shoes under 80",
+    "black rain jacket in stock",
+    "hi",
+    "where is my order 10234",
+    "do you have hiking boots in size 42?",
+    "a backpack for my commute, something under 100",
+    "noise cancelling headphones",
+    "thanks!",
+    "cast iron frying pan",
+    "a light tent for two people",
+    "sunscreen for sensitive skin",
+    "what chargers do you have under 40 dollars",
+)
+
+
+class FakeBotApi:
+    """The Bot API methods the app calls; tells a waiting shopper when its reply arrives."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[int, asyncio.Future[tuple[float, str]]] = {}
+        self.calls: dict[str, int] = {}
+        self.app = Starlette(routes=[Route("/bot{token}/{method}", self.handle, methods=["POST"])])
+
+    def expect(self, chat: int) -> asyncio.Future[tuple[float, str]]:
+        """Resolves with (arrival time, text) at the chat's next text message."""
+        future = asyncio.get_running_loop().create_future()
+        self.waiting[chat] = future
+        return future
+
+    async def handle(self, request: Request) -> JSONResponse:
+        arrived = time.monotonic()
+        method = request.path_params["method"]
+        params = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        self.calls[method] = self.calls.get(method, 0) + 1
+        chat = int(params["chat_id"])
+        text = params.get("text", "")
+        if method == "sendMessage" and (future := self.waiting.pop(chat, None)) is not None:
+            future.set_result((arrived, text))
+        message: dict[str, Any] = {
+            "message_id": sum(self.calls.values()),
+            "date": int(time.time()),
+            "chat": {"id": chat, "type": "private"},
+            "from": {"id": 42, "is_bot": True, "first_name": "Shop"},
+        }
+        if method == "sendMessage":
+            message["text"] = text
+        else:
+            message["photo"] = [{"file_id": "p", "file_unique_id": "p", "width": 1, "height": 1}]
+        return JSONResponse({"ok": True, "result": message})
+
+
+class Load:
+    """One closed-loop run: ``turns`` turns shared by ``shoppers`` concurrent conversations."""
+
+    def __init__(self, url: str, bot: FakeBotApi, chats: Iterator[int], updates: Iterator[int]):
+        self.url, self.bot, self.chats, self.updates = url, bot, chats, updates
+        self.latencies_ms: list[float] = []
+        self.failures: list[str] = []
+        self.answers: Counter[str] = Counter()
+
+    async def run(self, shoppers: int, turns: int) -> float:
+        """Returns the elapsed seconds."""
+        per_shopper = [turns // shoppers + (i < turns % shoppers) for i in range(shoppers)]
+        limits = httpx.Limits(max_connections=shoppers)
+        async with httpx.AsyncClient(base_url=self.url, limits=limits, timeout=30) as http:
+            started = time.monotonic()
+            await asyncio.gather(*(self.shopper(http, n) for n in per_shopper))
+            return time.monotonic() - started
+
+    async def shopper(self, http: httpx.AsyncClient, turns: int) -> None:
+        chat = next(self.chats)
+        for turn in range(turns):
+            if turn and turn % TURNS_PER_CONVERSATION == 0:
+                chat = next(self.chats)  # this shopper leaves; a new one starts a conversation
+            await self.turn(http, chat, SHOPPER_TEXTS[(chat + turn) % len(SHOPPER_TEXTS)])
+
+    async def turn(self, http: httpx.AsyncClient, chat: int, text: str) -> None:
+        reply = self.bot.expect(chat)
+        sent = time.monotonic()
+        response = await http.post(
+            "/webhooks/telegram",
+            json=telegram_update(next(self.updates), chat, text),
+            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+        )
+        response.raise_for_status()
+        arrived, answer = await asyncio.wait_for(reply, REPLY_TIMEOUT_S)
+        self.latencies_ms.append((arrived - sent) * 1000)
+        self.answers[answer[:80]] += 1
+        if answer == HANDLER_FAILED:
+            self.failures.append(text)
+
+
+def telegram_update(update_id: int, chat: int, text: str) -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": int(time.time()),
+            "chat": {"id": chat, "type": "private"},
+            "from": {"id": chat, "is_bot": False, "first_name": "Bench"},
+            "text": text,
+        },
+    }
+
+
+def pct(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, all threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def level(load: Load, shoppers: int, turns: int, pids: dict[str, int]) -> dict[str, Any]:
+    """One concurrency level, with where the CPU went (app, stub model, this load generator)."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    elapsed = await load.run(shoppers, turns)
+    cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    latencies = load.latencies_ms
+    return {
+        "turns": turns,
+        "p50_ms": round(pct(latencies, 50), 1),
+        "p99_ms": round(pct(latencies, 99), 1),
+        "max_ms": round(max(latencies), 1),
+        "turns_per_s": round(turns / elapsed, 1),
+        "app_rss_mb": round(rss_mb(pids["app"])),
+        "app_cpu_busy_pct": round(100 * cpu["app"] / elapsed),
+        "cpu_ms_per_turn": {name: round(1000 * s / turns, 1) for name, s in cpu.items()},
+        "failed_turns": len(load.failures),
+        "top_answers": load.answers.most_common(3),
+    }
+
+
+async def measure(url: str, listening: socket.socket, pids: dict[str, int]) -> dict[str, Any]:
+    """Warm-up, then each concurrency level, against the app at ``url``; the fake Bot API
+    serves on ``listening`` (bound before the app started, so no reply can find it closed)."""
+    bot = FakeBotApi()
+    config = uvicorn.Config(bot.app, log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[listening]))
+    chats, updates = itertools.count(100_000), itertools.count(1)
+    results: dict[str, Any] = {}
+    try:
+        await Load(url, bot, chats, updates).run(min(8, WARMUP_TURNS), WARMUP_TURNS)
+        for shoppers, turns in TURNS.items():
+            load = Load(url, bot, chats, updates)
+            results[f"c{shoppers}"] = await level(load, shoppers, turns, pids)
+    finally:
+        server.should_exit = True
+        await serving
+    results["bot_api_calls"] = bot.calls
+    return results
+
+
+def app_env(tmp: str, telegram_port: int, mode: str, stub_url: str) -> dict[str, str]:
+    env = {
+        "CHATCOMMERCE_DATA_DIR": tmp,
+        "CHATCOMMERCE_WRITE_KEY": "bench",
+        "CHATCOMMERCE_TELEGRAM_BOT_TOKEN": TOKEN,
+        "CHATCOMMERCE_TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "CHATCOMMERCE_TELEGRAM_API_URL": f"http://127.0.0.1:{telegram_port}",
+        "CHATCOMMERCE_CONVERSATION_BURST_SECONDS": "0",
+        "CHATCOMMERCE_CONVERSATION_HANDLER": "holding" if mode == "holding" else "agent",
+    }
+    if mode == "stub":
+        env |= {
+            "CHATCOMMERCE_OPENAI_API_KEY": "sk-bench",
+            "CHATCOMMERCE_OPENAI_BASE_URL": stub_url + "/v1",
+            "CHATCOMMERCE_OPENAI_MODEL": "stub",
+            "CHATCOMMERCE_OPENAI_STREAMING": "false",
+        }
+    return env
+
+
+def prepare_data(data_dir: Path) -> None:
+    """Schema, demo shoppers and the demo catalog (embedded SQLite and Chroma), made once."""
+    env = {**os.environ, "CHATCOMMERCE_DATA_DIR": str(data_dir), "CHATCOMMERCE_WRITE_KEY": "bench"}
+    for verb in (["db", "upgrade"], ["demo", "load"]):
+        subprocess.run(
+            [sys.executable, "-m", "app.cli", *verb],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+
+def run_mode(mode: str, template: Path, stub: tuple[str, int]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copytree(template, tmp, dirs_exist_ok=True)
+        with socket.create_server(("127.0.0.1", 0)) as listening:
+            env = app_env(tmp, listening.getsockname()[1], mode, stub[0])
+            with running_app(env) as (url, proc):
+                pids = {"app": proc.pid, "bench": os.getpid()}
+                if mode == "stub":
+                    pids["stub_model"] = stub[1]
+                result = asyncio.run(measure(url, listening, pids))
+        errors = [line for line in (Path(tmp) / "server.log").read_text().splitlines() if line]
+    result["app_log_lines"] = errors[:20]
+    return result
+
+
+@contextmanager
+def stub_model() -> Iterator[tuple[str, int]]:
+    """The stub model's URL and process id."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bench._stub_openai", str(port)], cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url + "/health")
+        yield url, proc.pid
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+
+
+def table(results: dict[str, Any]) -> str:
+    rows = [f"{'mode':<8} {'conc':>4} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'turns/s':>8}"]
+    rows[0] += f" {'RSS MB':>7} {'failed':>6}"
+    for mode in MODES:
+        for shoppers in TURNS:
+            r = results[mode][f"c{shoppers}"]
+            rows.append(
+                f"{mode:<8} {shoppers:>4} {r['p50_ms']:>8} {r['p99_ms']:>8} {r['max_ms']:>8} "
+                f"{r['turns_per_s']:>8} {r['app_rss_mb']:>7} {r['failed_turns']:>6}"
+            )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    os.environ.pop("CHATCOMMERCE_OPENAI_API_KEY", None)  # offline must mean offline
+    results: dict[str, Any] = {
+        "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version()},
+        "settings": {
+            "database": "sqlite (embedded)",
+            "catalog": "embedded chroma, demo catalog, local MiniLM embeddings",
+            "burst_seconds": 0,
+            "conversation_concurrency": "default (32)",
+            "warmup_turns": WARMUP_TURNS,
+            "turns": TURNS,
+            "turns_per_conversation": TURNS_PER_CONVERSATION,
+            "stub_model": "zero latency; each turn = search_products call + text answer",
+        },
+    }
+    with tempfile.TemporaryDirectory() as template, stub_model() as stub:
+        prepare_data(Path(template))
+        for mode in MODES:
+            results[mode] = run_mode(mode, Path(template), stub)
+    stub_p99 = results["stub"]["c32"]["p99_ms"]
+    results["target"] = {"stub_c32_p99_ms_max": TARGET_P99_MS, "met": stub_p99 <= TARGET_P99_MS}
+    print(table(results))
+    print(f"stub model, 32 conversations: p99 {stub_p99} ms (target {TARGET_P99_MS} ms)")
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "agent_turns.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
