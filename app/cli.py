@@ -14,9 +14,11 @@ cli = typer.Typer(help="ChatCommerce: conversational commerce bot and customer p
 db_cli = typer.Typer(help="Database schema.")
 demo_cli = typer.Typer(help="Demo data for trying the bot out.")
 catalog_cli = typer.Typer(help="The product catalog.")
+tokens_cli = typer.Typer(help="Admin API and console tokens.")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(demo_cli, name="demo")
 cli.add_typer(catalog_cli, name="catalog")
+cli.add_typer(tokens_cli, name="tokens")
 
 
 @cli.callback()
@@ -69,6 +71,7 @@ def worker() -> None:
 
     async def run() -> None:
         container = Container.build(settings, resolve_write_key(settings)[0])
+        await container.load_guardrails()
         container.start(background=True)
         typer.echo(f"Worker running ({settings.scheduler} scheduler); Ctrl+C stops it.")
         try:
@@ -115,6 +118,46 @@ def chat(
         typer.echo(f"error: a Telegram shopper is a numeric chat id, not {address!r}", err=True)
         raise typer.Exit(2)
     asyncio.run(run_chat(Settings(), name, address, read_line, typer.echo))
+
+
+@tokens_cli.command("create")
+def tokens_create(
+    role: str = typer.Option(..., "--role", help="marketer or developer"),
+    name: str = typer.Option("", "--name", help="Whose token this is, for the audit log"),
+) -> None:
+    """Create an admin token; it is printed once and only its hash is stored."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from sqlalchemy import inspect
+
+    from app.admin_tokens import Role, create_token
+    from profile_store.database import create_engine, session_factory, transaction
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        typer.echo(f"error: unknown role {role!r}; use marketer or developer", err=True)
+        raise typer.Exit(2) from None
+    settings = Settings()
+
+    async def run() -> str:
+        engine = create_engine(settings.sqlalchemy_url)
+        try:
+            async with engine.connect() as conn:
+                if not await conn.run_sync(lambda sync: inspect(sync).has_table("api_tokens")):
+                    typer.echo("error: run `chatcommerce db upgrade` first", err=True)
+                    raise typer.Exit(2)
+            async with transaction(session_factory(engine)) as session:
+                view, token = await create_token(
+                    session, name=name or chosen.value, role=chosen, now=datetime.now(UTC)
+                )
+        finally:
+            await engine.dispose()
+        typer.echo(f"Created {view.role.value} token {view.id} ({view.name}). Keep it safe:")
+        return token
+
+    typer.echo(asyncio.run(run()))
 
 
 @demo_cli.command("load")

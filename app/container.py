@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -17,8 +19,14 @@ from app.settings import Settings
 from conversations.handler import ConversationHandler, HoldingReplyHandler
 from conversations.worker import ConversationWorker, PipelineConfig
 from policy.guardrails import Guardrails, load_guardrails
+from policy.guardrails_versions import (
+    StoredGuardrails,
+    live_version,
+    load_version,
+    start_up_guardrails,
+)
 from policy.triggers import update_timers
-from profile_store.database import create_engine, session_factory
+from profile_store.database import create_engine, session_factory, transaction
 from profile_store.group_commit import GroupCommitWriter
 from profile_store.ingest import ValidatedEvent
 from scheduler.channel_dispatch import ChannelDispatcher
@@ -27,6 +35,10 @@ from scheduler.distributed import DistributedScheduler
 from scheduler.embedded import EmbeddedScheduler
 from tools.agent_tools.shopper import ToolServices
 from tools.catalog.store import Catalog
+
+log = structlog.get_logger(__name__)
+# How soon a guardrails change made by another process reaches this one.
+GUARDRAILS_REFRESH_SECONDS = 2.0
 
 
 @dataclass
@@ -42,8 +54,10 @@ class Container:
     channels: ChannelSet
     conversations: ConversationWorker
     agent: AgentRuntime
+    guardrails_version: int | None = None
     _catalog: Catalog | None = None
     _catalog_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _refresh: asyncio.Task[None] | None = None
 
     @classmethod
     def build(
@@ -118,14 +132,55 @@ class Container:
                 )
             return self._catalog
 
+    async def load_guardrails(self) -> None:
+        """The live guardrails version (the start-up file or demo document becomes one when
+        there is none, or when the file changed)."""
+        async with transaction(self.sessions) as session:
+            stored = await start_up_guardrails(
+                session,
+                self.guardrails,
+                from_file=self.settings.guardrails_file is not None,
+                now=datetime.now(UTC),
+            )
+        self.use_guardrails(stored)
+
+    def use_guardrails(self, stored: StoredGuardrails) -> None:
+        self.guardrails = stored.guardrails
+        self.guardrails_version = stored.version
+
+    async def refresh_guardrails(self) -> bool:
+        """Pick up a version another process saved; True if it changed."""
+        async with self.readers() as session:
+            live = await live_version(session)
+            if live is None or live == self.guardrails_version:
+                return False
+            stored = await load_version(session, live)
+        if stored is None:
+            return False
+        self.use_guardrails(stored)
+        return True
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(GUARDRAILS_REFRESH_SECONDS)
+            try:
+                await self.refresh_guardrails()
+            except Exception:
+                log.exception("guardrails.refresh_failed")
+
     def start(self, *, background: bool = True) -> None:
         """Start background work; call from inside the running event loop."""
         self.event_writer.start()
         if background:
             self.scheduler.start()
             self.conversations.start()
+            self._refresh = asyncio.create_task(self._refresh_loop(), name="guardrails-refresh")
 
     async def close(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresh
         await self.conversations.stop()
         await self.scheduler.stop()
         await self.channels.close()

@@ -10,7 +10,17 @@ from fastapi import FastAPI
 
 from app.container import Container
 from app.openapi import document_models
-from app.routers import admin, catalog, decisions, events, health, profiles, webhooks
+from app.routers import (
+    admin,
+    admin_config,
+    admin_reports,
+    catalog,
+    decisions,
+    events,
+    health,
+    profiles,
+    webhooks,
+)
 from app.settings import Settings
 from app.write_key import resolve_write_key
 from conversations.handler import ConversationHandler
@@ -34,6 +44,7 @@ def create_app(
         if generated:
             log.warning("write_key.generated", path=str(settings.data_dir / "write_key"))
         container = Container.build(settings, write_key, dispatcher, handler)
+        await container.load_guardrails()
         container.start(background=settings.run_workers)
         app.state.container = container
         try:
@@ -54,5 +65,7 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(catalog.router)
     app.include_router(admin.router)
+    app.include_router(admin_config.router)
+    app.include_router(admin_reports.router)
     document_models(app, EventIn, Product)
     return app

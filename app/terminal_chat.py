@@ -71,6 +71,7 @@ async def chat(
     await asyncio.to_thread(upgrade, settings.sqlalchemy_url)
     write_key, _ = resolve_write_key(settings)
     container = Container.build(settings, write_key)
+    await container.load_guardrails()
     container.conversations.adapters = {channel: TerminalChannel(channel, write)}
     container.start(background=False)
     try:

@@ -256,8 +256,10 @@ def run_mode(mode: str, template: Path, stub: tuple[str, int]) -> dict[str, Any]
                 if mode == "stub":
                     pids["stub_model"] = stub[1]
                 result = asyncio.run(measure(url, listening, pids))
-        errors = [line for line in (Path(tmp) / "server.log").read_text().splitlines() if line]
-    result["app_log_lines"] = errors[:20]
+        log = (Path(tmp) / "server.log").read_text().splitlines()
+    notable = [line for line in log if any(w in line for w in ('"level"', "Error", "Traceback"))]
+    result["app_log_notable_lines"] = len(notable)
+    result["app_log_first_notable"] = notable[:10]
     return result
 
 
@@ -276,23 +278,35 @@ def stub_model() -> Iterator[tuple[str, int]]:
 
 
 def table(results: dict[str, Any]) -> str:
-    rows = [f"{'mode':<8} {'conc':>4} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'turns/s':>8}"]
-    rows[0] += f" {'RSS MB':>7} {'failed':>6}"
+    columns = ("p50_ms", "p99_ms", "max_ms", "turns_per_s", "app_rss_mb", "failed_turns")
+    rows = [f"{'mode':<8} {'conc':>4} " + " ".join(f"{c:>12}" for c in columns)]
+    rows[0] += f" {'app_cpu_ms/turn':>16}"
     for mode in MODES:
         for shoppers in TURNS:
             r = results[mode][f"c{shoppers}"]
-            rows.append(
-                f"{mode:<8} {shoppers:>4} {r['p50_ms']:>8} {r['p99_ms']:>8} {r['max_ms']:>8} "
-                f"{r['turns_per_s']:>8} {r['app_rss_mb']:>7} {r['failed_turns']:>6}"
-            )
+            cells = " ".join(f"{r[c]:>12}" for c in columns)
+            rows.append(f"{mode:<8} {shoppers:>4} {cells} {r['cpu_ms_per_turn']['app']:>16}")
     return "\n".join(rows)
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
 
 
 def main() -> None:
     os.environ.pop("CHATCOMMERCE_OPENAI_API_KEY", None)  # offline must mean offline
     results: dict[str, Any] = {
-        "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "cpu": cpu_model(),
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version(),
+        },
         "settings": {
+            "app": "one uvicorn process (chatcommerce serve), embedded workers",
             "database": "sqlite (embedded)",
             "catalog": "embedded chroma, demo catalog, local MiniLM embeddings",
             "burst_seconds": 0,
@@ -300,6 +314,8 @@ def main() -> None:
             "warmup_turns": WARMUP_TURNS,
             "turns": TURNS,
             "turns_per_conversation": TURNS_PER_CONVERSATION,
+            "think_time_s": 0,
+            "closed_loop_note": "zero think time: latency is about shoppers / turns_per_s",
             "stub_model": "zero latency; each turn = search_products call + text answer",
         },
     }

@@ -331,3 +331,48 @@ class Approval(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=1000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiToken(SQLModel, table=True):
+    """An admin API token. Only its SHA-256 is stored: the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: str = Field(default_factory=lambda: new_id("tok"), primary_key=True, max_length=40)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=16, description="marketer or developer")
+    token_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=16, description="the token's first characters, to tell it")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who changed what through the admin API, and the value before and after."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=AutoIncrement)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    actor: str = Field(max_length=200)
+    actor_token_id: str | None = Field(default=None, max_length=40)
+    role: str = Field(max_length=16)
+    action: str = Field(max_length=64)
+    target: str = Field(max_length=200)
+    before: dict[str, Any] | None = Field(default=None, sa_type=PortableJSON)
+    after: dict[str, Any] | None = Field(default=None, sa_type=PortableJSON)
+
+
+class GuardrailsVersion(SQLModel, table=True):
+    """Every guardrails document that was ever live; the highest version is the running one."""
+
+    __tablename__ = "guardrails_versions"
+
+    version: int = Field(primary_key=True, sa_type=AutoIncrement)
+    document: dict[str, Any] = Field(sa_type=PortableJSON)
+    source: str = Field(max_length=64, description="api, file, demo, or restore:<version>")
+    created_by: str = Field(max_length=200)
+    note: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -12,7 +12,7 @@ from profile_store.refs import parse_customer_ref
 router = APIRouter(prefix="/v1", tags=["decisions"], dependencies=[WriteKey])
 
 
-async def _customer_id(container: ContainerDep, ref: str) -> str:
+async def resolve_customer_id(container: ContainerDep, ref: str) -> str:
     try:
         parsed = parse_customer_ref(ref, default_region=container.settings.default_phone_region)
     except ValueError as exc:
@@ -34,7 +34,7 @@ async def get_decisions(
     customer: str = Query(description="customer id, phone, email or kind:value"),
     limit: int = Query(50, ge=1, le=500),
 ) -> list[DecisionView]:
-    customer_id = await _customer_id(container, customer)
+    customer_id = await resolve_customer_id(container, customer)
     async with container.readers() as session:
         return await list_decisions(session, customer_id, limit=limit)
 
@@ -47,6 +47,6 @@ async def get_decisions(
 async def get_timeline(
     ref: str, container: ContainerDep, limit: int = Query(100, ge=1, le=1000)
 ) -> list[TimelineEntry]:
-    customer_id = await _customer_id(container, ref)
+    customer_id = await resolve_customer_id(container, ref)
     async with container.readers() as session:
         return await timeline(session, customer_id, limit=limit)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from policy.guardrails import AgentConfig, AgentTools, Guardrails, ToolSwitch
 from profile_store.models import Approval, Conversation, Customer, Decision, TriggerTimer
+from tests.admin_tokens import admin_headers
 from tests.channels.conftest import Shop
 from tests.channels.test_inbound_pipeline import CHAT_ID, tg_text
 from tools.catalog.schema import Product, Variant
@@ -33,6 +34,9 @@ class Chat:
     @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.shop.container.write_key}"}
+
+    async def admin(self) -> dict[str, str]:
+        return await admin_headers(self.shop.container)
 
     async def say(self, text: str) -> str:
         before = len(self.shop.telegram.sent)
@@ -88,29 +92,23 @@ async def test_a_large_discount_waits_for_approval_and_resumes_by_api(shop: Shop
     await chat.set_tier("gold")  # demo ceiling 20%, approval above 15%
     reply = await chat.say("could I have 18% off please")
     assert "approve" in reply and "CC-" not in reply
-    (pending,) = (await shop.http.get("/admin/v1/approvals", headers=chat.auth)).json()
+    admin = await chat.admin()
+    (pending,) = (await shop.http.get("/admin/v1/approvals", headers=admin)).json()
     assert pending["request"]["percent"] == 18 and pending["status"] == "pending"
     # While it waits, the shopper is told so instead of starting a second thread of talk.
     assert "still waiting" in await chat.say("hello?")
 
     before = len(shop.telegram.sent)
-    response = await shop.http.post(
-        f"/admin/v1/approvals/{pending['id']}/approve",
-        json={"decided_by": "maria@shop.example"},
-        headers=chat.auth,
-    )
+    response = await shop.http.post(f"/admin/v1/approvals/{pending['id']}/approve", headers=admin)
     assert response.status_code == 200 and response.json()["status"] == "approved"
+    assert response.json()["decided_by"] == "maria@shop.example"
     await shop.work()
     (sent,) = shop.telegram.sent[before:]
     assert "18% off" in sent.params["text"] and "CC-" in sent.params["text"]
     (offer,) = await chat.rows(DECISIONS, DECISIONS.c.verdict == "offered")
     assert offer.details["approval_id"] == pending["id"]
 
-    again = await shop.http.post(
-        f"/admin/v1/approvals/{pending['id']}/reject",
-        json={"decided_by": "someone-else"},
-        headers=chat.auth,
-    )
+    again = await shop.http.post(f"/admin/v1/approvals/{pending['id']}/reject", headers=admin)
     assert again.status_code == 409 and "already approved" in again.json()["detail"]
     await shop.work()
     assert len(shop.telegram.sent) == before + 1  # deciding twice answers once
@@ -120,12 +118,13 @@ async def test_a_rejected_discount_is_told_to_the_shopper(shop: Shop) -> None:
     chat = Chat(shop)
     await chat.set_tier("gold")
     await chat.say("20% off?")
-    (pending,) = (await shop.http.get("/admin/v1/approvals", headers=chat.auth)).json()
+    admin = await chat.admin()
+    (pending,) = (await shop.http.get("/admin/v1/approvals", headers=admin)).json()
     before = len(shop.telegram.sent)
     response = await shop.http.post(
         f"/admin/v1/approvals/{pending['id']}/reject",
-        json={"decided_by": "maria", "note": "not this week"},
-        headers=chat.auth,
+        json={"note": "not this week"},
+        headers=admin,
     )
     assert response.status_code == 200
     await shop.work()
@@ -133,14 +132,17 @@ async def test_a_rejected_discount_is_told_to_the_shopper(shop: Shop) -> None:
     assert "couldn't approve" in sent.params["text"] and "CC-" not in sent.params["text"]
 
 
-async def test_approvals_api_needs_the_key_and_names_unknown_ids(shop: Shop) -> None:
+async def test_approvals_api_needs_an_admin_token_and_names_unknown_ids(shop: Shop) -> None:
     chat = Chat(shop)
     assert (await shop.http.get("/admin/v1/approvals")).status_code == 401
-    missing = await shop.http.post(
-        "/admin/v1/approvals/apr_nope/approve", json={"decided_by": "x"}, headers=chat.auth
-    )
+    # The events write key is the shop's server key, not an admin token.
+    assert (await shop.http.get("/admin/v1/approvals", headers=chat.auth)).status_code == 401
+    admin = await chat.admin()
+    missing = await shop.http.post("/admin/v1/approvals/apr_nope/approve", headers=admin)
     assert missing.status_code == 404 and "apr_nope" in missing.json()["detail"]
-    bad = await shop.http.post("/admin/v1/approvals/apr_nope/approve", json={}, headers=chat.auth)
+    bad = await shop.http.post(
+        "/admin/v1/approvals/apr_nope/approve", json={"note": 5}, headers=admin
+    )
     assert bad.status_code == 422
 
 
@@ -152,12 +154,13 @@ async def test_handoff_silences_the_bot_until_released(shop: Shop) -> None:
     assert row.owner == "human"
     assert await chat.say("hello? anyone?") == ""  # stored, not answered by the bot
 
+    admin = await chat.admin()
     response = await shop.http.post(
-        f"/admin/v1/conversations/{conversation}/release", headers=chat.auth
+        f"/admin/v1/conversations/{conversation}/release", headers=admin
     )
     assert response.json() == {"conversation_id": conversation, "owner": "bot"}
     assert (await chat.say("hi")).startswith("Hi! I can help")
-    unknown = await shop.http.post("/admin/v1/conversations/cnv_x/release", headers=chat.auth)
+    unknown = await shop.http.post("/admin/v1/conversations/cnv_x/release", headers=admin)
     assert unknown.status_code == 404
 
 
