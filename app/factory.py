@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from app.container import Container
 from app.openapi import document_models
@@ -15,6 +17,7 @@ from app.routers import (
     admin_config,
     admin_reports,
     catalog,
+    console,
     decisions,
     events,
     health,
@@ -29,6 +32,7 @@ from scheduler.dispatch import Dispatcher
 from tools.catalog.schema import Product
 
 log = structlog.get_logger(__name__)
+CONSOLE_STATIC = Path(__file__).parent / "console" / "static"
 
 
 def create_app(
@@ -67,5 +71,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(admin_config.router)
     app.include_router(admin_reports.router)
+    app.include_router(console.router)
+    app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console_static")
     document_models(app, EventIn, Product)
     return app

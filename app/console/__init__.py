@@ -1,0 +1,1 @@
+"""The marketer console: server-rendered pages over the admin API's functions."""
