@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 Embed = Callable[[Sequence[str]], npt.NDArray[np.float32]]
+EmbedOne = Callable[[str], npt.NDArray[np.float32]]
 
 
 class Intent(StrEnum):
@@ -179,8 +180,9 @@ class IntentClassifier:
     """Patterns, then nearest example by the local embedding model. The examples are embedded
     on first use, so building a planner costs nothing until it is asked something."""
 
-    def __init__(self, embed: Embed | None = None) -> None:
+    def __init__(self, embed: Embed | None = None, embed_one: EmbedOne | None = None) -> None:
         self._embed = embed
+        self._one = embed_one
         self._examples: npt.NDArray[np.float32] | None = None
         self._labels: list[Intent] = []
         self._lock = threading.Lock()
@@ -191,13 +193,19 @@ class IntentClassifier:
                 return IntentGuess(intent, 1.0, "pattern")
         if self._embed is None or not text.strip():
             return IntentGuess(Intent.SEARCH, 0.0, "default")
-        vector = self._embed([text])[0]
+        vector = self._embed_one(text)
         scores = self._example_vectors() @ vector
         best = int(np.argmax(scores))
         score = float(scores[best])
         if score >= THRESHOLD:
             return IntentGuess(self._labels[best], score, "embedding")
         return IntentGuess(Intent.SEARCH, score, "default")
+
+    def _embed_one(self, text: str) -> npt.NDArray[np.float32]:
+        if self._one is not None:
+            return self._one(text)
+        assert self._embed is not None
+        return self._embed([text])[0]
 
     def _example_vectors(self) -> npt.NDArray[np.float32]:
         with self._lock:
@@ -213,4 +221,7 @@ def local_classifier() -> IntentClassifier:
     """The classifier on the shared local MiniLM embedder (loaded on first use)."""
     from tools.catalog.embeddings import shared_embedder
 
-    return IntentClassifier(lambda texts: shared_embedder().embed(texts))
+    return IntentClassifier(
+        lambda texts: shared_embedder().embed(texts),
+        lambda text: shared_embedder().embed_one(text),  # shared with the search query
+    )

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langgraph.types import Command
+from langgraph.types import Command, Durability
 
 from agent.graph import Graph
 from agent.planner import unquote
@@ -20,6 +20,9 @@ from channels.messages import ProductCard
 from conversations.handler import Reply, Turn
 
 MAX_CARDS = 3
+# One checkpoint write per turn (at its end or pause), not one per step. A crash mid-turn loses
+# nothing: the shopper's messages stay pending in the inbox and the whole turn runs again.
+DURABILITY: Durability = "exit"
 AWAITING_APPROVAL = (
     "I've asked a colleague to approve that discount. I'll message you here as soon as they decide."
 )
@@ -41,7 +44,9 @@ class AgentHandler:
             if not any(i.value.get("approval_id") == turn.decision.request_id for i in waiting):
                 return []  # decided twice, or for a pause that is no longer there
             resume = turn.decision.model_dump(mode="json")
-            state = await self.graph.ainvoke(Command(resume=resume), config=config)
+            state = await self.graph.ainvoke(
+                Command(resume=resume), config=config, durability=DURABILITY
+            )
         elif waiting:
             return [Reply(text=STILL_WAITING)]
         else:
@@ -54,6 +59,7 @@ class AgentHandler:
                     "address": turn.address,
                 },
                 config=config,
+                durability=DURABILITY,
             )
         if state.get("__interrupt__"):
             return [Reply(text=AWAITING_APPROVAL)]

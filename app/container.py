@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -134,14 +135,23 @@ class Container:
 
     async def load_guardrails(self) -> None:
         """The live guardrails version (the start-up file or demo document becomes one when
-        there is none, or when the file changed)."""
-        async with transaction(self.sessions) as session:
-            stored = await start_up_guardrails(
-                session,
-                self.guardrails,
-                from_file=self.settings.guardrails_file is not None,
-                now=datetime.now(UTC),
-            )
+        there is none, or when the file changed).
+
+        A database that is down or not yet migrated must not stop the app from starting (so
+        `/readyz` can say what is wrong): the file's guardrails run meanwhile, and the refresh
+        loop picks up the stored version once the database answers.
+        """
+        try:
+            async with transaction(self.sessions) as session:
+                stored = await start_up_guardrails(
+                    session,
+                    self.guardrails,
+                    from_file=self.settings.guardrails_file is not None,
+                    now=datetime.now(UTC),
+                )
+        except (OSError, DBAPIError) as exc:
+            log.warning("guardrails.not_versioned", error=str(exc).splitlines()[0])
+            return
         self.use_guardrails(stored)
 
     def use_guardrails(self, stored: StoredGuardrails) -> None:

@@ -19,6 +19,7 @@ Why this shape:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import threading
@@ -58,6 +59,7 @@ DEFAULT_THREADS = 1
 _MODEL_INPUTS = frozenset({"input_ids", "attention_mask", "token_type_ids"})
 
 FloatMatrix = npt.NDArray[np.float32]
+FloatVector = npt.NDArray[np.float32]
 
 
 class ModelFileError(RuntimeError):
@@ -164,6 +166,17 @@ class MiniLmEmbedder:
             )
         self._output_name: str = output.name
 
+    def embed_one(self, text: str) -> FloatVector:
+        """One text's vector, remembered for recent texts: a shopper's message is embedded
+        by the intent classifier and again as the search query."""
+        return self._embed_cached(text)
+
+    @functools.lru_cache(maxsize=1024)  # noqa: B019 - one embedder per process, never freed
+    def _embed_cached(self, text: str) -> FloatVector:
+        vector: FloatVector = self.embed([text])[0]
+        vector.setflags(write=False)
+        return vector
+
     def embed(self, texts: Sequence[str]) -> FloatMatrix:
         """``(len(texts), 384)`` float32 unit vectors, in the order of ``texts``."""
         if isinstance(texts, str):
@@ -235,7 +248,10 @@ class MiniLmEmbeddingFunction(EmbeddingFunction[Documents]):
         self.intra_op_threads = intra_op_threads
 
     def __call__(self, input: Documents) -> Embeddings:
-        return list(shared_embedder(self.intra_op_threads).embed(input))
+        embedder = shared_embedder(self.intra_op_threads)
+        if len(input) == 1:
+            return [embedder.embed_one(input[0])]
+        return list(embedder.embed(input))
 
     @staticmethod
     def name() -> str:
