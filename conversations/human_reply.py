@@ -9,10 +9,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from conversations.inbox import CONVERSATIONS, MESSAGES
+from conversations.inbox import CONVERSATIONS, MESSAGES, make_due
 from profile_store.models import MessageStatus
 
 
@@ -53,12 +53,5 @@ async def queue_human_reply(
         )
         .returning(MESSAGES.c.id)
     )
-    await conn.execute(
-        update(CONVERSATIONS)
-        .where(
-            CONVERSATIONS.c.id == conversation_id,
-            (CONVERSATIONS.c.due_at.is_(None)) | (CONVERSATIONS.c.due_at > now),
-        )
-        .values(due_at=now)
-    )
+    await make_due(conn, conversation_id, now)
     return int(message_id)

@@ -166,6 +166,12 @@ async def accept_decision(
     )
     if inserted is None:
         return None
+    await make_due(conn, conversation_id, now)
+    return now
+
+
+async def make_due(conn: AsyncConnection, conversation_id: str, now: datetime) -> None:
+    """Have the worker look at the conversation now (unless it is already due sooner)."""
     await conn.execute(
         update(CONVERSATIONS)
         .where(
@@ -174,7 +180,6 @@ async def accept_decision(
         )
         .values(due_at=now)
     )
-    return now
 
 
 class _ConversationRow(BaseModel):

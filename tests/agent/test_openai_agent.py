@@ -51,6 +51,22 @@ POISONED = Product(
 NO_OFFERS = AgentConfig(tools=AgentTools(offer_discount=ToolSwitch(enabled=False)))
 
 
+def another_customers_order(order_id: str) -> dict[str, Any]:
+    """An order of +15550001111's, which the shopper in these tests must never see."""
+    return {
+        "event_id": f"other-{order_id}",
+        "type": "order_completed",
+        "customer": {"phone": "+15550001111"},
+        "properties": {
+            "order_id": order_id,
+            "total": 431.5,
+            "currency": "USD",
+            "items": [{"product_id": "boot-1", "quantity": 1, "price": 431.5}],
+        },
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+
+
 class Stack:
     """The fake providers and a factory for the app, so a test can restart the app."""
 
@@ -217,18 +233,7 @@ async def test_a_product_description_cannot_order_a_discount(stack: Stack) -> No
 
 
 async def test_another_customers_orders_are_never_read(stack: Stack) -> None:
-    other_order = {
-        "event_id": "other-order",
-        "type": "order_completed",
-        "customer": {"phone": "+15550001111"},
-        "properties": {
-            "order_id": "ORD-9001",
-            "total": 431.5,
-            "currency": "USD",
-            "items": [{"product_id": "boot-1", "quantity": 1, "price": 431.5}],
-        },
-        "occurred_at": datetime.now(UTC).isoformat(),
-    }
+    other_order = another_customers_order("ORD-9001")
     stack.openai.script(
         # The model tries everything: the other order id and a customer id of its own.
         ToolCall("get_order_status", {"order_id": "ORD-9001", "customer_id": "+15550001111"}),
