@@ -248,10 +248,13 @@ class MiniLmEmbeddingFunction(EmbeddingFunction[Documents]):
         self.intra_op_threads = intra_op_threads
 
     def __call__(self, input: Documents) -> Embeddings:
+        return list(shared_embedder(self.intra_op_threads).embed(input))
+
+    def embed_query(self, input: Documents) -> Embeddings:
+        """Queries go through the embedder's cache of recent texts (a shopper's message is
+        embedded once for intent recognition and search); documents never do."""
         embedder = shared_embedder(self.intra_op_threads)
-        if len(input) == 1:
-            return [embedder.embed_one(input[0])]
-        return list(embedder.embed(input))
+        return [embedder.embed_one(text) for text in input]
 
     @staticmethod
     def name() -> str:

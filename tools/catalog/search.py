@@ -190,7 +190,7 @@ def search_products(store: CatalogStore, query: SearchQuery) -> list[ProductHit]
         vector: Vector = np.asarray(embeddings[0], dtype=np.float32)
         why = f"similar to {query.similar_to}"
     elif text:
-        vector = np.asarray(store.embeddings([text])[0], dtype=np.float32)
+        vector = np.asarray(store.embeddings.embed_query([text])[0], dtype=np.float32)
         why = "meaning"
     else:
         listed = store.collection.get(where=where, include=["metadatas"], limit=wanted)
