@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from conversations.inbox import CONVERSATIONS
+from conversations.inbox import CONVERSATIONS, make_due
 
 
 class Owner(StrEnum):
@@ -15,10 +16,17 @@ class Owner(StrEnum):
     HUMAN = "human"
 
 
-async def set_owner(session: AsyncSession, conversation_id: str, owner: Owner) -> bool:
-    """False if there is no such conversation."""
+async def set_owner(
+    session: AsyncSession, conversation_id: str, owner: Owner, *, now: datetime
+) -> bool:
+    """False if there is no such conversation. Handing back to the bot makes the conversation
+    due, so anything that waited for the bot (a discount decision) is answered now."""
     conn = await session.connection()
     result = await conn.execute(
         update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id).values(owner=owner)
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    if owner is Owner.BOT:
+        await make_due(conn, conversation_id, now)
+    return True

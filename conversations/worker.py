@@ -255,7 +255,12 @@ class ConversationWorker:
                 replies.append(Reply(text=step.text))
             elif isinstance(step, HandlerStep):
                 replies.extend(await self._ask_handler(conversation, step, messages))
-        handled = [message.id for message in messages] + [d.id for d in decisions]
+        # A decision that comes while a person owns the conversation waits, pending, until the
+        # conversation is handed back to the bot, which then resumes what it paused.
+        answered = decisions if conversation.owner == "bot" else []
+        handled = [message.id for message in messages] + [d.id for d in answered]
+        if not handled:
+            return []
         last_id = max(handled)
         queued: list[QueuedReply] = []
         async with transaction(self.sessions) as session:

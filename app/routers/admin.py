@@ -236,7 +236,7 @@ async def change_owner(
         thread = await read_conversation(session, conversation_id, limit=1)
         if thread is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no conversation {conversation_id!r}")
-        await set_owner(session, conversation_id, owner)
+        await set_owner(session, conversation_id, owner, now=now)
         await audit(
             session,
             who,
@@ -246,4 +246,6 @@ async def change_owner(
             after={"owner": owner.value},
             now=now,
         )
+    if owner is Owner.BOT:
+        container.conversations.notify(now)
     return OwnerOut(conversation_id=conversation_id, owner=owner)

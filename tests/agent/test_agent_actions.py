@@ -238,3 +238,24 @@ async def test_a_switched_off_tool_is_not_used_and_the_change_needs_no_restart(
 
 def test_the_demo_guardrails_switch_every_tool_on() -> None:
     assert Guardrails().agent.tools.enabled() == frozenset(AgentTools.model_fields)
+
+
+async def test_a_decision_made_while_a_person_owns_the_chat_waits_for_the_bot(
+    shop: Shop,
+) -> None:
+    chat = Chat(shop)
+    await chat.set_tier("gold")
+    await chat.say("could I have 18% off please")
+    admin = await chat.admin()
+    conversation = await chat.conversation_id()
+    (pending,) = (await shop.http.get("/admin/v1/approvals", headers=admin)).json()
+    await shop.http.post(f"/admin/v1/conversations/{conversation}/takeover", headers=admin)
+    before = len(shop.telegram.sent)
+    await shop.http.post(f"/admin/v1/approvals/{pending['id']}/approve", headers=admin)
+    await shop.work()
+    assert len(shop.telegram.sent) == before  # the person speaks now, not the bot
+
+    await shop.http.post(f"/admin/v1/conversations/{conversation}/release", headers=admin)
+    await shop.work()
+    (sent,) = shop.telegram.sent[before:]
+    assert "18% off" in sent.params["text"] and "CC-" in sent.params["text"]
