@@ -51,10 +51,6 @@ INTENT_TOOL = {
 }
 
 
-def unquote(name: str) -> str:
-    return name[1:-1] if len(name) > 1 and name[0] == name[-1] == '"' else name
-
-
 def last_products(messages: Sequence[BaseMessage]) -> list[str]:
     """The product ids of the latest search in this conversation, best first."""
     for message in reversed(messages):

@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 
-def _unquote(name: str) -> str:
+def unquote(name: str) -> str:
+    """A product name without the quotes search results carry it in (see search_products)."""
     return name[1:-1] if len(name) > 1 and name[0] == name[-1] == '"' else name
 
 
@@ -26,7 +27,7 @@ def _search(data: dict[str, Any]) -> str:
     if not products:
         return "I couldn't find a match. Could you tell me a bit more about what you need?"
     lines = [
-        f"{i}. {_unquote(p['name'])}: {p['price']:.2f} {p['currency']}"
+        f"{i}. {unquote(p['name'])}: {p['price']:.2f} {p['currency']}"
         for i, p in enumerate(products, 1)
     ]
     return "Here is what I found:\n" + "\n".join(lines)

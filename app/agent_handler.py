@@ -15,7 +15,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.types import Command, Durability
 
 from agent.graph import Graph
-from agent.planner import unquote
+from agent.planner_answers import unquote
 from channels.messages import ProductCard
 from conversations.handler import Reply, Turn
 
