@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.inbox import CONVERSATIONS, MESSAGES
@@ -42,7 +43,7 @@ class ConversationThread(BaseModel):
 async def list_conversations(
     session: AsyncSession, *, owner: str | None = None, limit: int = 50
 ) -> list[ConversationSummary]:
-    """Most recently active first."""
+    """Most recently active first; three queries whatever the page size."""
     conn = await session.connection()
     query = (
         select(CONVERSATIONS)
@@ -52,7 +53,14 @@ async def list_conversations(
     if owner is not None:
         query = query.where(CONVERSATIONS.c.owner == owner)
     rows = (await conn.execute(query)).all()
-    return [await _summary(session, row) for row in rows]
+    stats = await _message_stats(conn, [row.id for row in rows])
+    return [_summary(row, *stats.get(row.id, (0, None))) for row in rows]
+
+
+async def count_conversations(session: AsyncSession, *, owner: str) -> int:
+    conn = await session.connection()
+    query = select(func.count()).select_from(CONVERSATIONS).where(CONVERSATIONS.c.owner == owner)
+    return int(await conn.scalar(query) or 0)
 
 
 async def read_conversation(
@@ -72,8 +80,9 @@ async def read_conversation(
             .limit(limit)
         )
     ).all()
+    stats = await _message_stats(conn, [conversation_id])
     return ConversationThread(
-        conversation=await _summary(session, row),
+        conversation=_summary(row, *stats.get(conversation_id, (0, None))),
         messages=[_message(m) for m in reversed(messages)],
     )
 
@@ -92,18 +101,32 @@ def _message(row: Any) -> MessageView:
     )
 
 
-async def _summary(session: AsyncSession, row: Any) -> ConversationSummary:
-    conn = await session.connection()
-    count, last_id = (
+async def _message_stats(
+    conn: AsyncConnection, conversation_ids: list[str]
+) -> dict[str, tuple[int, str | None]]:
+    """Per conversation: how many messages, and the text of the latest."""
+    if not conversation_ids:
+        return {}
+    counts = (
         await conn.execute(
-            select(func.count(), func.max(MESSAGES.c.id)).where(
-                MESSAGES.c.conversation_id == row.id
-            )
+            select(MESSAGES.c.conversation_id, func.count(), func.max(MESSAGES.c.id))
+            .where(MESSAGES.c.conversation_id.in_(conversation_ids))
+            .group_by(MESSAGES.c.conversation_id)
         )
-    ).one()
-    last_text = None
-    if last_id is not None:
-        last_text = await conn.scalar(select(MESSAGES.c.text).where(MESSAGES.c.id == last_id))
+    ).all()
+    texts = dict(
+        (
+            await conn.execute(
+                select(MESSAGES.c.id, MESSAGES.c.text).where(
+                    MESSAGES.c.id.in_([last for _, _, last in counts])
+                )
+            )
+        ).all()
+    )
+    return {cid: (count, texts.get(last)) for cid, count, last in counts}
+
+
+def _summary(row: Any, messages: int, last_text: str | None) -> ConversationSummary:
     return ConversationSummary(
         id=row.id,
         customer_id=row.customer_id,
@@ -112,5 +135,5 @@ async def _summary(session: AsyncSession, row: Any) -> ConversationSummary:
         owner=row.owner,
         last_inbound_at=row.last_inbound_at,
         last_text=last_text,
-        messages=count,
+        messages=messages,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.inbox import CONVERSATIONS, make_due
@@ -18,15 +18,19 @@ class Owner(StrEnum):
 
 async def set_owner(
     session: AsyncSession, conversation_id: str, owner: Owner, *, now: datetime
-) -> bool:
-    """False if there is no such conversation. Handing back to the bot makes the conversation
-    due, so anything that waited for the bot (a discount decision) is answered now."""
+) -> str | None:
+    """The previous owner, or None if there is no such conversation. Handing back to the bot
+    makes the conversation due, so anything that waited for the bot (a discount decision) is
+    answered now."""
     conn = await session.connection()
-    result = await conn.execute(
+    before = await conn.scalar(
+        select(CONVERSATIONS.c.owner).where(CONVERSATIONS.c.id == conversation_id)
+    )
+    if before is None:
+        return None
+    await conn.execute(
         update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id).values(owner=owner)
     )
-    if result.rowcount != 1:
-        return False
     if owner is Owner.BOT:
         await make_due(conn, conversation_id, now)
-    return True
+    return str(before)

@@ -6,6 +6,7 @@ eligibility engine and the agent read it, never the prompt.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -191,6 +192,20 @@ class Guardrails(_Strict):
 
     def program(self, name: str) -> Program:
         return self.programs.get(name, Program())
+
+    def with_tools(self, switches: Mapping[str, bool]) -> Guardrails:
+        """A copy with these agent tools switched on or off (names from ``AgentTools``)."""
+        tools = self.agent.tools
+        unknown = set(switches) - set(AgentTools.model_fields)
+        if unknown:
+            raise ValueError(f"no tool {sorted(unknown)[0]!r}")
+        switched = tools.model_copy(
+            update={
+                name: getattr(tools, name).model_copy(update={"enabled": on})
+                for name, on in switches.items()
+            }
+        )
+        return self.model_copy(update={"agent": self.agent.model_copy(update={"tools": switched})})
 
 
 def load_guardrails(path: Path | None = None) -> Guardrails:

@@ -233,16 +233,15 @@ async def change_owner(
 ) -> OwnerOut:
     now = datetime.now(UTC)
     async with transaction(container.sessions) as session:
-        thread = await read_conversation(session, conversation_id, limit=1)
-        if thread is None:
+        before = await set_owner(session, conversation_id, owner, now=now)
+        if before is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no conversation {conversation_id!r}")
-        await set_owner(session, conversation_id, owner, now=now)
         await audit(
             session,
             who,
             "conversation.takeover" if owner is Owner.HUMAN else "conversation.release",
             conversation_id,
-            before={"owner": thread.conversation.owner},
+            before={"owner": before},
             after={"owner": owner.value},
             now=now,
         )

@@ -126,11 +126,7 @@ async def switch_tool(tool: str, body: ToolSwitchIn, container: ContainerDep, wh
     if tool not in AgentTools.model_fields:
         names = ", ".join(AgentTools.model_fields)
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no tool {tool!r}; tools are {names}")
-    current = container.guardrails
-    tools = current.agent.tools
-    switched = getattr(tools, tool).model_copy(update={"enabled": body.enabled})
-    agent = current.agent.model_copy(update={"tools": tools.model_copy(update={tool: switched})})
-    new = current.model_copy(update={"agent": agent})
+    new = container.guardrails.with_tools({tool: body.enabled})
     state = "on" if body.enabled else "off"
     return _out(await publish(container, who, new, source="api", note=f"{tool} {state}"))
 
@@ -164,14 +160,18 @@ async def version(version: int, container: ContainerDep, who: Marketer) -> Any:
     responses={404: {"description": "No such version"}},
 )
 async def restore(version: int, container: ContainerDep, who: Marketer) -> Any:
+    return _out(await restore_version(container, who, version))
+
+
+async def restore_version(container: Container, who: Principal, version: int) -> StoredGuardrails:
+    """Publish an old version's document again, as the new live version."""
     async with container.readers() as session:
         stored = await load_version(session, version)
     if stored is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no guardrails version {version}")
-    restored = await publish(
+    return await publish(
         container, who, stored.guardrails, source=f"restore:{version}", note=f"v{version}"
     )
-    return _out(restored)
 
 
 async def publish(

@@ -20,8 +20,12 @@ from app.console.lift_chart import lift_chart
 from app.console.session import COOKIE, form_checked, signed_in
 from app.container import Container
 from app.routers.admin import DecisionIn, change_owner, decide, reply_as_human
-from app.routers.admin_config import publish
-from conversations.inbox_view import list_conversations, read_conversation
+from app.routers.admin_config import publish, restore_version
+from conversations.inbox_view import (
+    count_conversations,
+    list_conversations,
+    read_conversation,
+)
 from conversations.ownership import Owner
 from policy.decision_log import list_decisions
 from policy.guardrails import AgentTools
@@ -30,7 +34,6 @@ from policy.guardrails_versions import (
     InvalidGuardrails,
     as_document,
     list_versions,
-    load_version,
     validate_document,
 )
 from policy.lift_report import lift_report
@@ -129,7 +132,7 @@ async def home(request: Request) -> HTMLResponse:
     container = _container(request)
     async with container.readers() as session:
         pending = await list_approvals(session, "pending")
-        human = await list_conversations(session, owner="human", limit=500)
+        human_owned = await count_conversations(session, owner="human")
     tools = container.guardrails.agent.tools
     return _page(
         request,
@@ -138,7 +141,7 @@ async def home(request: Request) -> HTMLResponse:
         csrf,
         "Today",
         pending=len(pending),
-        human_owned=len(human),
+        human_owned=human_owned,
         version=container.guardrails_version,
         tools_on=len(tools.enabled()),
         tools_total=len(AgentTools.model_fields),
@@ -207,35 +210,18 @@ async def save_tools(request: Request) -> RedirectResponse:
     await form_checked(request, csrf)
     on = {str(value) for key, value in (await request.form()).multi_items() if key == "tool"}
     container = _container(request)
-    current = container.guardrails
-    tools = current.agent.tools
-    switched = tools.model_copy(
-        update={
-            name: getattr(tools, name).model_copy(update={"enabled": name in on})
-            for name in AgentTools.model_fields
-        }
-    )
-    agent = current.agent.model_copy(update={"tools": switched})
+    new = container.guardrails.with_tools({name: name in on for name in AgentTools.model_fields})
     off = sorted(set(AgentTools.model_fields) - on)
     note = "tools off: " + ", ".join(off) if off else "all tools on"
-    await publish(
-        container, who, current.model_copy(update={"agent": agent}), source="console", note=note
-    )
+    await publish(container, who, new, source="console", note=note)
     return _back("/console/guardrails", "tools")
 
 
 @router.post("/guardrails/versions/{version}/restore")
-async def restore_version(version: int, request: Request) -> RedirectResponse:
+async def restore_page(version: int, request: Request) -> RedirectResponse:
     who, csrf = await signed_in(request)
     await form_checked(request, csrf)
-    container = _container(request)
-    async with container.readers() as session:
-        stored = await load_version(session, version)
-    if stored is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no guardrails version {version}")
-    await publish(
-        container, who, stored.guardrails, source=f"restore:{version}", note=f"v{version}"
-    )
+    await restore_version(_container(request), who, version)
     return _back("/console/guardrails", "restored")
 
 
