@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -27,6 +26,7 @@ from agent.prompt import system_prompt
 from agent.reply_guard import GrantedOffer, GuardInput, guard_reply
 from agent.state import AgentState
 from policy.guardrails import Guardrails
+from profile_store import clock
 
 log = structlog.get_logger(__name__)
 Graph = CompiledStateGraph[Any, Any, Any, Any]
@@ -46,7 +46,7 @@ def build_graph(
         return frozenset(state.get("enabled_tools", [])) & frozenset(by_name)
 
     async def load_context(state: AgentState) -> dict[str, Any]:
-        now = datetime.now(UTC)
+        now = clock.now()
         names = sorted(rules().agent.tools.enabled() & by_name.keys())
         context = f"channel {state['channel']}; current time {now:%Y-%m-%d %H:%M} UTC ({now:%A})."
         return {"enabled_tools": names, "shopper_context": context}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -32,6 +32,7 @@ from agent.planner_arguments import (
     preference_arguments,
     search_arguments,
 )
+from profile_store import clock
 
 GREETING = "Hi! I can help you find products, check an order, or look at your cart."
 HELP = (
@@ -78,7 +79,7 @@ def plan_call(
     tool = INTENT_TOOL[intent]
     if tool not in tools:
         return UNAVAILABLE if intent is not Intent.SEARCH else HELP
-    when = now or datetime.now(UTC)
+    when = now or clock.now()
     products = last_products(history)
     if intent is Intent.SEARCH:
         return tool, search_arguments(text)

@@ -20,6 +20,8 @@ class AgentState(TypedDict):
     channel: str
     conversation_id: str
     address: NotRequired[str]
+    # The pipeline's id for this turn, the same on every try: tools key their writes by it.
+    turn_id: NotRequired[str]
     # Set by the load-context step at the start of every turn, from the current guardrails.
     enabled_tools: NotRequired[list[str]]
     shopper_context: NotRequired[str]

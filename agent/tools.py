@@ -9,15 +9,17 @@ back to the model as a readable error, never as an exception that ends the turn.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
+from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.tools import BaseTool, InjectedToolCallId, tool
 from langgraph.prebuilt import InjectedState
 from langgraph.types import interrupt
 from pydantic import BaseModel, ValidationError
 
 from policy.watches import FollowUpKind
+from profile_store import clock
 from profile_store.models import Channel
 from tools.agent_tools.discounts import (
     DiscountRequest,
@@ -44,6 +46,24 @@ CustomerId = Annotated[str, InjectedState("customer_id")]
 ChannelName = Annotated[str, InjectedState("channel")]
 ConversationId = Annotated[str, InjectedState("conversation_id")]
 ToolCallId = Annotated[str, InjectedToolCallId]
+State = Annotated[dict[str, Any], InjectedState]
+
+
+def effect_key(state: dict[str, Any], tool_call_id: str, name: str) -> str | None:
+    """``{turn}:{tool}:{n}`` for the n-th call of this tool in this turn: the same when the
+    pipeline tries the turn again, so the tool's writes happen once. None outside a pipeline
+    turn."""
+    turn_id = state.get("turn_id")
+    if not turn_id:
+        return None
+    calls: list[str] = []
+    for message in reversed(state.get("messages", [])):
+        if isinstance(message, HumanMessage):
+            break
+        if isinstance(message, AIMessage):
+            calls[:0] = [c["id"] or "" for c in message.tool_calls if c["name"] == name]
+    ordinal = calls.index(tool_call_id) if tool_call_id in calls else len(calls)
+    return f"{turn_id}:{name}:{ordinal}"
 
 
 class ApprovalRequest(BaseModel):
@@ -63,9 +83,17 @@ def invalid(exc: ValidationError) -> str:
 
 
 def build_tools(services: ToolServices) -> list[BaseTool]:
-    def shopper(customer_id: str, channel: str, conversation_id: str | None = None) -> Shopper:
+    def shopper(
+        customer_id: str,
+        channel: str,
+        conversation_id: str | None = None,
+        effect_key: str | None = None,
+    ) -> Shopper:
         return Shopper(
-            customer_id=customer_id, channel=Channel(channel), conversation_id=conversation_id
+            customer_id=customer_id,
+            channel=Channel(channel),
+            conversation_id=conversation_id,
+            effect_key=effect_key,
         )
 
     @tool
@@ -130,6 +158,7 @@ def build_tools(services: ToolServices) -> list[BaseTool]:
         channel: ChannelName,
         conversation_id: ConversationId,
         tool_call_id: ToolCallId,
+        state: State,
         percent: float,
         product_ids: list[str] | None = None,
     ) -> str:
@@ -140,8 +169,9 @@ def build_tools(services: ToolServices) -> list[BaseTool]:
             request = DiscountRequest(percent=percent, product_ids=product_ids or [])
         except ValidationError as exc:
             return invalid(exc)
-        who = shopper(customer_id, channel, conversation_id)
-        now = datetime.now(UTC)
+        key = effect_key(state, tool_call_id, "offer_discount")
+        who = shopper(customer_id, channel, conversation_id, key)
+        now = clock.now()
         answer = await evaluate_offer(services, who, request, now)
         if answer.status is OfferStatus.REFUSED:
             await log_offer(services, who, answer, now)
@@ -160,11 +190,9 @@ def build_tools(services: ToolServices) -> list[BaseTool]:
                 rejected = answer.model_copy(
                     update={"status": OfferStatus.REJECTED, "approval_id": approval_id}
                 )
-                await log_offer(services, who, rejected, datetime.now(UTC))
+                await log_offer(services, who, rejected, clock.now())
                 return rejected.model_dump_json()
-        granted = await grant_offer(
-            services, who, answer, datetime.now(UTC), approval_id=approval_id
-        )
+        granted = await grant_offer(services, who, answer, clock.now(), approval_id=approval_id)
         return granted.model_dump_json()
 
     @tool
@@ -172,6 +200,8 @@ def build_tools(services: ToolServices) -> list[BaseTool]:
         customer_id: CustomerId,
         channel: ChannelName,
         conversation_id: ConversationId,
+        tool_call_id: ToolCallId,
+        state: State,
         kind: FollowUpKind,
         when: datetime | None = None,
         product_ids: list[str] | None = None,
@@ -193,8 +223,9 @@ def build_tools(services: ToolServices) -> list[BaseTool]:
             )
         except ValidationError as exc:
             return invalid(exc)
-        who = shopper(customer_id, channel, conversation_id)
-        return (await follow_up(services, who, request, datetime.now(UTC))).model_dump_json()
+        key = effect_key(state, tool_call_id, "schedule_follow_up")
+        who = shopper(customer_id, channel, conversation_id, key)
+        return (await follow_up(services, who, request, clock.now())).model_dump_json()
 
     @tool
     async def update_preferences(
@@ -223,7 +254,7 @@ def build_tools(services: ToolServices) -> list[BaseTool]:
         except ValidationError as exc:
             return invalid(exc)
         who = shopper(customer_id, channel)
-        answer = await save_preferences(services, who, update, datetime.now(UTC))
+        answer = await save_preferences(services, who, update, clock.now())
         return answer.model_dump_json()
 
     @tool
@@ -240,7 +271,7 @@ def build_tools(services: ToolServices) -> list[BaseTool]:
         except ValidationError as exc:
             return invalid(exc)
         who = shopper(customer_id, channel, conversation_id)
-        return (await handoff(services, who, request, datetime.now(UTC))).model_dump_json()
+        return (await handoff(services, who, request, clock.now())).model_dump_json()
 
     return [
         search_products,

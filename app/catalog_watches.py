@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from policy.watches import ProductState, fire_watches
+from profile_store import clock
 from profile_store.database import transaction
 from tools.catalog.schema import Product
 
@@ -24,4 +23,4 @@ def product_state(product: Product) -> ProductState:
 
 async def wake_watches(sessions: async_sessionmaker[AsyncSession], products: list[Product]) -> int:
     async with transaction(sessions) as session:
-        return await fire_watches(session, [product_state(p) for p in products], datetime.now(UTC))
+        return await fire_watches(session, [product_state(p) for p in products], clock.now())

@@ -9,6 +9,7 @@ import typer
 from app.logs import configure_logging
 from app.settings import Settings
 from app.write_key import resolve_write_key
+from profile_store import clock
 
 cli = typer.Typer(help="ChatCommerce: conversational commerce bot and customer profile store.")
 db_cli = typer.Typer(help="Database schema.")
@@ -127,7 +128,6 @@ def tokens_create(
 ) -> None:
     """Create an admin token; it is printed once and only its hash is stored."""
     import asyncio
-    from datetime import UTC, datetime
 
     from sqlalchemy import inspect
 
@@ -150,7 +150,7 @@ def tokens_create(
                     raise typer.Exit(2)
             async with transaction(session_factory(engine)) as session:
                 view, token = await create_token(
-                    session, name=name or chosen.value, role=chosen, now=datetime.now(UTC)
+                    session, name=name or chosen.value, role=chosen, now=clock.now()
                 )
         finally:
             await engine.dispose()

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import structlog
 from sqlalchemy.exc import DBAPIError
@@ -27,6 +27,7 @@ from policy.guardrails_versions import (
     start_up_guardrails,
 )
 from policy.triggers import update_timers
+from profile_store import clock
 from profile_store.database import create_engine, session_factory, transaction
 from profile_store.group_commit import GroupCommitWriter
 from profile_store.ingest import ValidatedEvent
@@ -110,11 +111,7 @@ class Container:
                 handler
                 or (HoldingReplyHandler() if settings.conversation_handler == "holding" else agent),
                 rules,
-                PipelineConfig(
-                    burst_window=timedelta(seconds=settings.conversation_burst_seconds),
-                    concurrency=settings.conversation_concurrency,
-                    poll_seconds=settings.scheduler_poll_seconds,
-                ),
+                pipeline_config(settings),
                 readers,
             ),
             agent=agent,
@@ -147,7 +144,7 @@ class Container:
                     session,
                     self.guardrails,
                     from_file=self.settings.guardrails_file is not None,
-                    now=datetime.now(UTC),
+                    now=clock.now(),
                 )
         except (OSError, DBAPIError) as exc:
             log.warning("guardrails.not_versioned", error=str(exc).splitlines()[0])
@@ -197,6 +194,17 @@ class Container:
         await self.agent.close()
         await self.event_writer.stop()
         await self.engine.dispose()
+
+
+def pipeline_config(settings: Settings) -> PipelineConfig:
+    return PipelineConfig(
+        burst_window=timedelta(seconds=settings.conversation_burst_seconds),
+        lease=timedelta(seconds=settings.conversation_lease_seconds),
+        turn_timeout=timedelta(seconds=settings.conversation_turn_timeout_seconds),
+        retry_delays=[timedelta(seconds=s) for s in settings.conversation_retry_seconds],
+        concurrency=settings.conversation_concurrency,
+        poll_seconds=settings.scheduler_poll_seconds,
+    )
 
 
 def _scheduler(

@@ -5,12 +5,13 @@ Event ids are fixed, so loading twice stores everything once.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from app.settings import Settings
 from policy.guardrails import load_guardrails
 from policy.triggers import update_timers
+from profile_store import clock
 from profile_store.database import create_engine, session_factory, transaction
 from profile_store.ingest import ingest_events, validate_events
 from profile_store.schemas import IngestResult
@@ -174,9 +175,7 @@ def demo_events(now: datetime) -> list[dict[str, Any]]:
 
 async def load_demo_profiles(settings: Settings) -> IngestResult:
     """Store the demo events the way the events API does, trigger timers included."""
-    events = validate_events(
-        demo_events(datetime.now(UTC)), default_region=settings.default_phone_region
-    )
+    events = validate_events(demo_events(clock.now()), default_region=settings.default_phone_region)
     rules = load_guardrails(settings.guardrails_file)
     engine = create_engine(settings.sqlalchemy_url)
     try:

@@ -66,6 +66,20 @@ class Settings(BaseSettings):
         default="agent",
         description="Who answers shoppers: the agent, or one holding reply (bot paused)",
     )
+    conversation_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A claimed conversation's lease, renewed while its turn runs; a stopped "
+        "worker's conversations are taken over this long after its last heartbeat",
+    )
+    conversation_turn_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="The longest one turn of the agent may take"
+    )
+    conversation_retry_seconds: list[float] = Field(
+        default=[20.0, 90.0],
+        description="Waits before retrying a failed turn (JSON list); after the last, the "
+        "shopper gets an apology and the conversation is flagged for a person",
+    )
     conversation_concurrency: int = Field(
         default=32, ge=1, description="Conversations answered at the same time per process"
     )

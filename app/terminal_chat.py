@@ -13,13 +13,13 @@ import itertools
 import sys
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from app.container import Container
 from app.settings import Settings
 from app.write_key import resolve_write_key
 from channels.messages import ChannelName, InboundKind, InboundMessage, OutboundMessage, SendResult
 from conversations.inbox import InboundRejected, accept_inbound
+from profile_store import clock
 from profile_store.database import transaction
 from profile_store.migrate import upgrade
 
@@ -54,7 +54,6 @@ def inbound(channel: ChannelName, address: str, text: str) -> InboundMessage:
         sender_id=address,
         kind=InboundKind.TEXT,
         text=text,
-        received_at=datetime.now(UTC),
     )
 
 
@@ -83,7 +82,7 @@ async def chat(
                     await accept_inbound(
                         session,
                         inbound(channel, address, line.strip()),
-                        now=datetime.now(UTC),
+                        now=clock.now(),
                         burst_window=container.conversations.config.burst_window,
                         default_region=settings.default_phone_region,
                     )

@@ -61,7 +61,7 @@ from starlette.routing import Route
 
 from bench.server import ROOT, free_port, rss_mb, running_app
 from bench.webhooks import wait_until_up
-from conversations.worker import HANDLER_FAILED
+from policy.guardrails import AgentConfig
 
 MODES = ("holding", "offline", "stub")
 TURNS = {1: 200, 32: 640}
@@ -185,7 +185,7 @@ class Load:
         arrived, answer = await asyncio.wait_for(reply, REPLY_TIMEOUT_S)
         self.latencies_ms.append((arrived - sent) * 1000)
         self.answers[answer[:80]] += 1
-        if answer == HANDLER_FAILED:
+        if answer in (AgentConfig().holding_reply, AgentConfig().failure_reply):
             self.failures.append(text)
 
 

@@ -50,7 +50,9 @@ class InboundMessage(BaseModel):
         default=None, description="A phone number the shopper shared as their own contact"
     )
     media_urls: list[str] = Field(default_factory=list)
-    received_at: datetime
+    sent_at: datetime | None = Field(
+        default=None, description="When the shopper sent it, if the provider says"
+    )
     raw: dict[str, Any] = Field(default_factory=dict, description="The payload, for audit")
 
 

@@ -36,6 +36,12 @@ class Turn(BaseModel):
     texts: list[str]
     sender_name: str | None = None
     decision: HumanDecision | None = None
+    turn_id: str = Field(
+        default="",
+        description="The same for every try of this turn (its first message), so a handler "
+        "can make a retried turn's side effects happen once",
+    )
+    attempt: int = Field(default=1, ge=1, description="1 for the first try of this turn")
 
     @property
     def text(self) -> str:

@@ -51,6 +51,12 @@ class NoticeStep:
 @dataclass
 class HandlerStep:
     texts: list[str] = field(default_factory=list)
+    message_ids: list[int] = field(default_factory=list)
+
+    @property
+    def first_id(self) -> int:
+        """Stable across retries of the same turn (new messages only ever come after it)."""
+        return self.message_ids[0] if self.message_ids else 0
 
 
 Step = KeywordStep | NoticeStep | HandlerStep
@@ -60,11 +66,12 @@ def plan_turn(channel: ChannelName, messages: list[PendingMessage]) -> list[Step
     steps: list[Step] = []
     noticed: set[str] = set()
 
-    def add_text(text: str) -> None:
+    def add_text(text: str, message_id: int) -> None:
         if steps and isinstance(steps[-1], HandlerStep):
             steps[-1].texts.append(text)
+            steps[-1].message_ids.append(message_id)
         else:
-            steps.append(HandlerStep(texts=[text]))
+            steps.append(HandlerStep(texts=[text], message_ids=[message_id]))
 
     def add_notice(text: str) -> None:
         if text not in noticed:
@@ -81,7 +88,7 @@ def plan_turn(channel: ChannelName, messages: list[PendingMessage]) -> list[Step
         elif message.kind is InboundKind.CONTACT:
             add_notice(CONTACT_LINKED if message.contact_phone else CONTACT_NOT_OWN)
         elif text:  # text, a command, a button, or a photo/file with a caption
-            add_text(text)
+            add_text(text, message.id)
         elif message.kind in NOTICES:
             add_notice(NOTICES[message.kind])
         elif message.kind not in TEXT_KINDS:

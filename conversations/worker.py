@@ -2,9 +2,16 @@
 
 A conversation is claimed with a lease, so exactly one worker (in any process) handles it at a
 time and its messages are answered in order; different conversations run concurrently up to
-``concurrency``. Work is found from the database, not from memory, so messages acknowledged
-before a crash are answered after the restart. The webhook only ``notify``s the worker so it
-need not wait for the next poll.
+``concurrency``. While a turn runs, a heartbeat keeps its lease alive however slow the model
+or the provider is, and the lease's fencing token makes sure a worker that lost it (a stalled
+process) can neither commit that turn's answer nor release the conversation. Every turn is
+bounded by ``turn_timeout``.
+
+Work is found from the database, not from memory, so messages acknowledged before a crash are
+answered after the restart. A turn whose handler fails (a model timeout, a 5xx, a malformed tool
+call) leaves the shopper's messages pending and is tried again with backoff; see
+:mod:`conversations.turn_failures`. The webhook only ``notify``s the worker so it need not wait
+for the next poll.
 """
 
 from __future__ import annotations
@@ -13,11 +20,11 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
-from pydantic import BaseModel, Field
-from sqlalchemy import and_, or_, select, update
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,31 +32,54 @@ from channels.adapter import ChannelAdapter
 from channels.keywords import ComplianceKeyword
 from channels.messages import ChannelName, InboundKind
 from channels.retry import RetryPolicy
+from conversations.claims import Claim, claim_due, release, still_held
 from conversations.consent_changes import set_channel_consent
-from conversations.delivery import (
-    Delivery,
-    QueuedReply,
-    deliver,
-    load_queued,
-    write_delivery,
-)
+from conversations.delivery import Delivery, QueuedReply, deliver, load_queued, write_delivery
 from conversations.handler import ConversationHandler, HumanDecision, Reply, Turn
 from conversations.inbox import CONVERSATIONS, DECISION_KIND, MESSAGES
+from conversations.outbox import queue_replies
+from conversations.turn_failures import TurnFailed, record_failure
 from conversations.turns import HandlerStep, KeywordStep, NoticeStep, PendingMessage, plan_turn
 from policy.guardrails import Guardrails
-from profile_store.database import insert_ignoring_conflict, transaction
+from profile_store import clock
+from profile_store.database import transaction
+from profile_store.leases import Heartbeat, new_token
 from profile_store.models import ConsentStatus, MessageStatus
 
 log = structlog.get_logger(__name__)
-HANDLER_FAILED = "Sorry, something went wrong on our side. Please try again in a moment."
+# After an unexpected error outside the handler (a database blip), look again this much later.
+WORKER_ERROR_RETRY = timedelta(seconds=30)
 
 
 class PipelineConfig(BaseModel):
     burst_window: timedelta = Field(default=timedelta(seconds=1))
-    lease: timedelta = Field(default=timedelta(seconds=60))
+    lease: timedelta = Field(
+        default=timedelta(seconds=60),
+        description="How long a claim holds without a heartbeat (a dead worker's conversations "
+        "come back after this); renewed every third of it while the turn runs",
+    )
+    turn_timeout: timedelta = Field(
+        default=timedelta(seconds=120),
+        description="The longest a handler may take over one turn before it counts as failed",
+    )
+    retry_delays: list[timedelta] = Field(
+        default_factory=lambda: [timedelta(seconds=20), timedelta(seconds=90)],
+        description="Waits before each retry of a failed turn; tries = len + 1",
+    )
     concurrency: int = Field(default=32, ge=1)
     poll_seconds: float = Field(default=0.5, gt=0)
     retry: RetryPolicy = RetryPolicy()
+
+    @field_validator("lease", "turn_timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than zero")
+        return value
+
+    @property
+    def tries(self) -> int:
+        return len(self.retry_delays) + 1
 
 
 class _Conversation(BaseModel):
@@ -67,9 +97,14 @@ class PendingDecision:
     decision: HumanDecision
 
 
-class _Claim(BaseModel):
-    id: str
-    due_at: datetime
+class LeaseLost(Exception):
+    """Another worker holds the conversation now: this worker's turn must not be committed."""
+
+
+@dataclass
+class _Answer:
+    queued: list[QueuedReply]
+    retry_at: datetime | None = None
 
 
 class ConversationWorker:
@@ -91,6 +126,7 @@ class ConversationWorker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
+        self._running_ids: set[str] = set()
 
     # --- running -------------------------------------------------------------------------
 
@@ -98,13 +134,15 @@ class ConversationWorker:
         """A conversation became due at ``due_at``: wake the loop then rather than at a poll."""
         if self._task is None or due_at is None:
             return
-        delay = max((due_at - datetime.now(UTC)).total_seconds(), 0.0)
+        delay = max((due_at - clock.now()).total_seconds(), 0.0)
         asyncio.get_running_loop().call_later(delay, self._wake.set)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="conversation-worker")
 
     async def stop(self) -> None:
+        """Stop claiming, and let the turns already running finish (their leases are kept
+        alive meanwhile), so a graceful stop answers everything it took."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -119,7 +157,7 @@ class ConversationWorker:
             self._wake.clear()
             try:
                 free = self.config.concurrency - len(self._running)
-                claims = await self._claim(free, datetime.now(UTC)) if free > 0 else []
+                claims = await self._claim(free, clock.now()) if free > 0 else []
                 for claim in claims:
                     task = asyncio.create_task(self._process(claim))
                     self._running.add(task)
@@ -137,65 +175,86 @@ class ConversationWorker:
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Claim what is due now and process it; returns how many conversations (for tests)."""
-        claims = await self._claim(self.config.concurrency, now or datetime.now(UTC))
+        claims = await self._claim(self.config.concurrency, now or clock.now())
         await asyncio.gather(*(self._process(claim, now) for claim in claims))
         return len(claims)
 
     # --- one conversation ----------------------------------------------------------------
 
-    async def _claim(self, limit: int, now: datetime) -> list[_Claim]:
-        free = or_(CONVERSATIONS.c.lease_until.is_(None), CONVERSATIONS.c.lease_until < now)
+    async def _claim(self, limit: int, now: datetime) -> list[Claim]:
         async with transaction(self.sessions) as session:
-            conn = await session.connection()
-            rows = (
-                await conn.execute(
-                    select(CONVERSATIONS.c.id, CONVERSATIONS.c.due_at)
-                    .where(CONVERSATIONS.c.due_at <= now, free)
-                    .order_by(CONVERSATIONS.c.due_at)
-                    .limit(limit)
-                )
-            ).all()
-            claims = []
-            for row in rows:
-                taken = await conn.execute(
-                    update(CONVERSATIONS)
-                    .where(CONVERSATIONS.c.id == row.id, CONVERSATIONS.c.due_at <= now, free)
-                    .values(lease_until=now + self.config.lease)
-                )
-                if taken.rowcount == 1:
-                    claims.append(_Claim(id=row.id, due_at=row.due_at))
+            claims = await claim_due(
+                await session.connection(),
+                now=now,
+                limit=limit,
+                lease=self.config.lease,
+                token=new_token(),
+                running=self._running_ids,
+            )
+        self._running_ids.update(claim.id for claim in claims)
         return claims
 
-    async def _process(self, claim: _Claim, now: datetime | None = None) -> None:
-        delivery = Delivery()
-        try:
-            delivery = await self._work(claim.id, now or datetime.now(UTC))
-        except Exception:
-            log.exception("conversation.failed", conversation_id=claim.id)
-            delivery.retry_at = (now or datetime.now(UTC)) + timedelta(seconds=30)
-        finally:
-            await self._release(claim, delivery, now or datetime.now(UTC))
+    async def _process(self, claim: Claim, now: datetime | None = None) -> None:
+        task = asyncio.current_task()
+        lost = False
 
-    async def _work(self, conversation_id: str, now: datetime) -> Delivery:
+        def on_lost(_: set[object]) -> None:
+            nonlocal lost
+            lost = True
+            if task is not None:
+                task.cancel()
+
+        try:
+            heartbeat = Heartbeat(
+                self.sessions, CONVERSATIONS, claim.token, self.config.lease, on_lost=on_lost
+            )
+            heartbeat.add([claim.id])
+            async with heartbeat:
+                try:
+                    delivery = await self._work(claim, now or clock.now())
+                except LeaseLost:
+                    lost = True
+                except Exception:
+                    log.exception("conversation.failed", conversation_id=claim.id)
+                    delivery = Delivery(retry_at=(now or clock.now()) + WORKER_ERROR_RETRY)
+            if lost:
+                log.warning("conversation.lease_lost", conversation_id=claim.id)
+                return
+            await self._release(claim, delivery, now or clock.now())
+        except asyncio.CancelledError:
+            if not lost:
+                raise
+            log.warning("conversation.lease_lost", conversation_id=claim.id)
+        finally:
+            self._running_ids.discard(claim.id)
+
+    async def _work(self, claim: Claim, now: datetime) -> Delivery:
         rules = self.rules()
         # Reads take no write lock (SQLite) and are the same rows the claim protects.
         async with self.readers() as session:
             conn = await session.connection()
-            query = select(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id)
+            query = select(CONVERSATIONS).where(CONVERSATIONS.c.id == claim.id)
             row = (await conn.execute(query)).one()
             conversation = _Conversation.model_validate(row, from_attributes=True)
             pending = (
                 await conn.execute(
-                    select(MESSAGES.c.id, MESSAGES.c.kind, MESSAGES.c.text, MESSAGES.c.payload)
+                    select(
+                        MESSAGES.c.id,
+                        MESSAGES.c.kind,
+                        MESSAGES.c.text,
+                        MESSAGES.c.payload,
+                        MESSAGES.c.attempts,
+                    )
                     .where(
-                        MESSAGES.c.conversation_id == conversation_id,
+                        MESSAGES.c.conversation_id == claim.id,
                         MESSAGES.c.direction == "in",
                         MESSAGES.c.status == MessageStatus.PENDING.value,
                     )
                     .order_by(MESSAGES.c.id)
                 )
             ).all()
-            queued = await load_queued(conn, conversation_id)
+            queued = await load_queued(conn, claim.id)
+        retry_at = None
         if pending:
             decisions = [
                 PendingDecision(row.id, HumanDecision.model_validate(row.payload))
@@ -213,8 +272,13 @@ class ConversationWorker:
                 for row in pending
                 if row.kind != DECISION_KIND
             ]
-            queued += await self._answer(conversation, messages, decisions, rules, now)
-        return await deliver(
+            attempt = max(row.attempts for row in pending) + 1
+            answer = await self._answer(
+                claim, conversation, messages, decisions, attempt, rules, now
+            )
+            queued += answer.queued
+            retry_at = answer.retry_at
+        delivery = await deliver(
             queued,
             self.adapters,
             self.config.retry,
@@ -224,46 +288,51 @@ class ConversationWorker:
             whatsapp_window=rules.whatsapp_window,
             now=now,
         )
+        if retry_at is not None:
+            delivery.retry_at = min(retry_at, delivery.retry_at or retry_at)
+        return delivery
 
     async def _answer(
         self,
+        claim: Claim,
         conversation: _Conversation,
         messages: list[PendingMessage],
         decisions: list[PendingDecision],
+        attempt: int,
         rules: Guardrails,
         now: datetime,
-    ) -> list[QueuedReply]:
-        """Turn the pending messages into queued replies and consent changes, atomically."""
-        channel = conversation.channel
-        replies: list[Reply] = []
-        consent: list[ComplianceKeyword] = []
-        if conversation.owner == "bot":
-            # A decision answers what the handler paused for earlier: before newer messages.
-            for pending in decisions:
-                replies.extend(
-                    await self._ask_handler(conversation, HandlerStep(), [], pending.decision)
-                )
-        provider_answers = channel is ChannelName.SMS and rules.compliance.sms_provider_replies
-        for step in plan_turn(channel, messages):
-            if isinstance(step, KeywordStep):
-                consent.append(step.keyword)
-                if not provider_answers:
-                    replies.append(Reply(text=_keyword_reply(step.keyword, rules)))
-            elif conversation.owner != "bot":
-                continue  # a person has taken this conversation over; the bot stays quiet
-            elif isinstance(step, NoticeStep):
-                replies.append(Reply(text=step.text))
-            elif isinstance(step, HandlerStep):
-                replies.extend(await self._ask_handler(conversation, step, messages))
+    ) -> _Answer:
+        """Turn the pending messages into queued replies and consent changes, atomically; or,
+        when the handler fails, into a retry later."""
         # A decision that comes while a person owns the conversation waits, pending, until the
         # conversation is handed back to the bot, which then resumes what it paused.
         answered = decisions if conversation.owner == "bot" else []
         handled = [message.id for message in messages] + [d.id for d in answered]
         if not handled:
-            return []
-        last_id = max(handled)
-        queued: list[QueuedReply] = []
+            return _Answer(queued=[])
+        try:
+            replies, consent = await self._replies(conversation, messages, answered, attempt, rules)
+        except TurnFailed as failure:
+            async with transaction(self.sessions) as session:
+                conn = await session.connection()
+                if not await still_held(conn, claim):
+                    raise LeaseLost(claim.id) from failure
+                outcome = await record_failure(
+                    conn,
+                    conversation_id=conversation.id,
+                    channel=conversation.channel,
+                    message_ids=handled,
+                    attempt=attempt,
+                    error=failure.error,
+                    delays=self.config.retry_delays,
+                    rules=rules,
+                    now=now,
+                )
+            return _Answer(queued=outcome.queued, retry_at=outcome.retry_at)
         async with transaction(self.sessions) as session:
+            conn = await session.connection()
+            if not await still_held(conn, claim):
+                raise LeaseLost(claim.id)
             for keyword in consent:
                 if keyword is not ComplianceKeyword.HELP:
                     status = (
@@ -274,84 +343,103 @@ class ConversationWorker:
                     await set_channel_consent(
                         session,
                         conversation.customer_id,
-                        channel,
+                        conversation.channel,
                         status,
-                        source=f"keyword:{channel.value}",
+                        source=f"keyword:{conversation.channel.value}",
                         at=now,
                     )
-            conn = await session.connection()
-            for index, reply in enumerate(r for r in replies if r.text or r.cards):
-                key = f"reply:{conversation.id}:{last_id}:{index}"
-                payload = {"cards": [card.model_dump(mode="json") for card in reply.cards]}
-                reply_id = await conn.scalar(
-                    insert_ignoring_conflict(conn, MESSAGES, ["idempotency_key"])
-                    .values(
-                        conversation_id=conversation.id,
-                        channel=channel.value,
-                        direction="out",
-                        kind="cards" if reply.cards else "text",
-                        idempotency_key=key,
-                        text=reply.text,
-                        payload=payload,
-                        status=MessageStatus.QUEUED.value,
-                        attempts=0,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    .returning(MESSAGES.c.id)
-                )
-                if reply_id is not None:
-                    queued.append(QueuedReply(reply_id, key, reply.text, payload, 0))
+            queued = await queue_replies(
+                conn,
+                conversation_id=conversation.id,
+                channel=conversation.channel,
+                replies=replies,
+                key_prefix=f"reply:{conversation.id}:{max(handled)}",
+                now=now,
+            )
             await conn.execute(
                 update(MESSAGES)
                 .where(MESSAGES.c.id.in_(handled))
-                .values(status=MessageStatus.HANDLED.value, updated_at=now)
+                .values(status=MessageStatus.HANDLED.value, error=None, updated_at=now)
             )
-        return queued
+        return _Answer(queued=queued)
 
-    async def _ask_handler(
+    async def _replies(
         self,
         conversation: _Conversation,
-        step: HandlerStep,
         messages: list[PendingMessage],
-        decision: HumanDecision | None = None,
-    ) -> list[Reply]:
-        turn = Turn(
+        decisions: list[PendingDecision],
+        attempt: int,
+        rules: Guardrails,
+    ) -> tuple[list[Reply], list[ComplianceKeyword]]:
+        """What to say and which consent to change; raises :class:`TurnFailed`."""
+        channel = conversation.channel
+        replies: list[Reply] = []
+        consent: list[ComplianceKeyword] = []
+        # A decision answers what the handler paused for earlier: before newer messages.
+        for pending in decisions:
+            turn = self._turn(conversation, [], f"{conversation.id}:{pending.id}", attempt)
+            replies.extend(
+                await self._ask_handler(turn.model_copy(update={"decision": pending.decision}))
+            )
+        provider_answers = channel is ChannelName.SMS and rules.compliance.sms_provider_replies
+        sender_name = next((m.sender_name for m in messages if m.sender_name), None)
+        for step in plan_turn(channel, messages):
+            if isinstance(step, KeywordStep):
+                consent.append(step.keyword)
+                if not provider_answers:
+                    replies.append(Reply(text=_keyword_reply(step.keyword, rules)))
+            elif conversation.owner != "bot":
+                continue  # a person has taken this conversation over; the bot stays quiet
+            elif isinstance(step, NoticeStep):
+                replies.append(Reply(text=step.text))
+            elif isinstance(step, HandlerStep):
+                turn = self._turn(
+                    conversation, step.texts, f"{conversation.id}:{step.first_id}", attempt
+                )
+                turn.sender_name = sender_name
+                replies.extend(await self._ask_handler(turn))
+        return replies, consent
+
+    @staticmethod
+    def _turn(conversation: _Conversation, texts: list[str], turn_id: str, attempt: int) -> Turn:
+        return Turn(
             conversation_id=conversation.id,
             customer_id=conversation.customer_id,
             channel=conversation.channel,
             address=conversation.address,
-            texts=step.texts,
-            sender_name=next((m.sender_name for m in messages if m.sender_name), None),
-            decision=decision,
+            texts=texts,
+            turn_id=turn_id,
+            attempt=attempt,
         )
-        try:
-            return await self.handler.handle(turn)
-        except Exception:
-            log.exception("conversation.handler_failed", conversation_id=turn.conversation_id)
-            return [Reply(text=HANDLER_FAILED)]
 
-    async def _release(self, claim: _Claim, delivery: Delivery, now: datetime) -> None:
-        """Record what was delivered and drop the lease, in one transaction. The conversation
-        stays due only if a message arrived meanwhile (the webhook moved ``due_at``) or a reply
-        must be retried."""
-        retry_at = delivery.retry_at
+    async def _ask_handler(self, turn: Turn) -> list[Reply]:
+        try:
+            async with asyncio.timeout(self.config.turn_timeout.total_seconds()):
+                return await self.handler.handle(turn)
+        except TimeoutError as exc:
+            raise TurnFailed(
+                f"no answer within {self.config.turn_timeout.total_seconds():g} s"
+            ) from exc
+        except Exception as exc:
+            log.warning(
+                "conversation.handler_failed",
+                conversation_id=turn.conversation_id,
+                turn_id=turn.turn_id,
+                attempt=turn.attempt,
+                error=f"{type(exc).__name__}: {exc}",
+                exc_info=True,
+            )
+            raise TurnFailed(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _release(self, claim: Claim, delivery: Delivery, now: datetime) -> None:
+        """Record what was delivered and drop the lease, in one transaction. Delivery outcomes
+        are facts (the provider took the message) and are written even if the lease was lost;
+        the lease and due time only change while they are still ours."""
         async with transaction(self.sessions) as session:
             conn = await session.connection()
             await write_delivery(conn, delivery, now)
-            await conn.execute(
-                update(CONVERSATIONS)
-                .where(CONVERSATIONS.c.id == claim.id, CONVERSATIONS.c.due_at == claim.due_at)
-                .values(due_at=retry_at, lease_until=None)
-            )
-            moved = and_(CONVERSATIONS.c.id == claim.id, CONVERSATIONS.c.due_at != claim.due_at)
-            if retry_at is not None:
-                await conn.execute(
-                    update(CONVERSATIONS)
-                    .where(moved, CONVERSATIONS.c.due_at > retry_at)
-                    .values(due_at=retry_at)
-                )
-            await conn.execute(update(CONVERSATIONS).where(moved).values(lease_until=None))
+            if not await release(conn, claim, delivery.retry_at):
+                log.warning("conversation.lease_lost", conversation_id=claim.id)
 
 
 def _keyword_reply(keyword: ComplianceKeyword, rules: Guardrails) -> str:

@@ -176,6 +176,18 @@ class AgentConfig(_Strict):
         "or check an order?",
         max_length=500,
     )
+    holding_reply: str = Field(
+        default="One moment, please: I'm still working on your answer.",
+        max_length=500,
+        description="Said once when a turn failed and is being tried again",
+    )
+    failure_reply: str = Field(
+        default="Sorry, I can't answer right now. Please try again in a few minutes; I've also "
+        "asked a colleague to look at your message.",
+        max_length=500,
+        description="Said when every try of a turn failed; the conversation is flagged for a "
+        "person",
+    )
 
 
 class Guardrails(_Strict):

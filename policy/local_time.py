@@ -8,6 +8,8 @@ from datetime import datetime, time, timedelta
 import phonenumbers
 from phonenumbers import timezone as phone_timezones
 
+from profile_store import clock
+
 
 def customer_zone(stored: str | None, phone: str | None, default: str) -> zoneinfo.ZoneInfo:
     for candidate in (stored, _zone_of_phone(phone), default):
@@ -36,7 +38,7 @@ def _zone_of_phone(phone: str | None) -> str | None:
         for z in phone_timezones.time_zones_for_geographical_number(number)
         if z != phone_timezones.UNKNOWN_TIMEZONE
     ]
-    now = datetime.now(zoneinfo.ZoneInfo("UTC"))
+    now = clock.now()
     offsets = set()
     for name in zones:
         try:

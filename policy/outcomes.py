@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from profile_store import clock
 from profile_store.models import Decision, ScheduledSend
 
 DECISIONS = Decision.__table__  # type: ignore[attr-defined]
@@ -27,7 +27,7 @@ async def record_outcome(
     await conn.execute(
         update(DECISIONS)
         .where(DECISIONS.c.id == decision_id)
-        .values(outcome=outcome, outcome_reasons=reasons, outcome_at=datetime.now(UTC))
+        .values(outcome=outcome, outcome_reasons=reasons, outcome_at=clock.now())
     )
 
 
@@ -37,7 +37,7 @@ async def cancel_send(session: AsyncSession, send_id: str, reason: str) -> bool:
     result = await conn.execute(
         update(SENDS)
         .where(SENDS.c.id == send_id, SENDS.c.status == "pending")
-        .values(status="cancelled", last_error=f"cancelled: {reason}", updated_at=datetime.now(UTC))
+        .values(status="cancelled", last_error=f"cancelled: {reason}", updated_at=clock.now())
         .returning(SENDS.c.decision_id)
     )
     row = result.first()

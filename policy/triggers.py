@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import bindparam, insert, select, update
@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from policy.guardrails import Guardrails
 from policy.outcomes import cancel_send
+from profile_store import clock
 from profile_store.ingest import ValidatedEvent
 from profile_store.models import CustomerTraits, Decision, ScheduledSend, TriggerTimer
 from profile_store.schemas import CartProps, OrderProps, ProductProps
@@ -204,7 +205,7 @@ async def arm_win_back(session: AsyncSession, rules: Guardrails, now: datetime) 
 async def _write_timers(conn: AsyncConnection, changed: list[_Timer]) -> None:
     new = [t for t in changed if t.id is None and t.status == "pending"]
     if new:
-        now = datetime.now(UTC)
+        now = clock.now()
         await conn.execute(
             insert(TIMERS),
             [

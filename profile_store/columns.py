@@ -10,6 +10,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from profile_store import clock
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC, always returns aware datetimes (SQLite would otherwise hand back naive ones)."""
@@ -60,4 +62,4 @@ PortableJSON: Any = JSON().with_variant(JSONB(), "postgresql")
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from profile_store import clock
 from profile_store import models as m
 from profile_store.models import Customer, IdentityKind, new_id
 from profile_store.schemas import CustomerRef
@@ -230,7 +231,7 @@ class IdentityResolver:
                 else:
                     await self._merge(other, target, reason=reason, event_id=event_id)
 
-        now = datetime.now(UTC)
+        now = clock.now()
         for kind, value in ref.identities():
             if (kind.value, value) not in self._owner:
                 self._new_identities.append(
@@ -249,7 +250,7 @@ class IdentityResolver:
         return target
 
     def _create_customer(self) -> str:
-        now = datetime.now(UTC)
+        now = clock.now()
         customer_id = new_id("cus")
         self._new_customers.append(
             {
@@ -307,7 +308,7 @@ class IdentityResolver:
                     detail=detail,
                     event_id=event_id,
                     status="open",
-                    detected_at=datetime.now(UTC),
+                    detected_at=clock.now(),
                 )
             )
 
@@ -350,7 +351,7 @@ class IdentityResolver:
                 reason=reason,
                 event_id=event_id,
                 moved=moved,
-                merged_at=datetime.now(UTC),
+                merged_at=clock.now(),
             )
         )
 
@@ -375,7 +376,7 @@ class IdentityResolver:
         await conn.execute(
             update(CUSTOMERS)
             .where(CUSTOMERS.c.id == source)
-            .values(merged_into_id=target, updated_at=datetime.now(UTC))
+            .values(merged_into_id=target, updated_at=clock.now())
         )
 
 

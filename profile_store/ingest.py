@@ -16,6 +16,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from profile_store import clock
 from profile_store.consent import record_consent
 from profile_store.identity import IdentityResolver, UnknownCustomerError
 from profile_store.models import Customer, Event
@@ -73,7 +74,7 @@ def validate_events(
     raw_events: Sequence[Any], *, default_region: str, now: datetime | None = None
 ) -> list[ValidatedEvent]:
     """Validate every event; raise one error listing all problems, or return them all typed."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     context = {"default_region": default_region}
     errors: list[EventError] = []
     validated: list[ValidatedEvent] = []
@@ -141,7 +142,7 @@ async def ingest_events(
     """Store new events, resolve their customers and fold them into traits, in the caller's
     transaction. Events whose ``event_id`` is already stored (or repeated in the batch) are
     acknowledged and skipped."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     unique: dict[str, ValidatedEvent] = {}
     for item in events:
         unique.setdefault(item.event.event_id, item)

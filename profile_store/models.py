@@ -6,6 +6,7 @@ and scheduler layers grow them through migrations.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 from enum import StrEnum
@@ -22,6 +23,11 @@ AutoIncrement: Any = BigInteger().with_variant(Integer(), "sqlite")
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def keyed_id(prefix: str, key: str) -> str:
+    """The same id for the same ``key``: a write retried under one key lands on one row."""
+    return f"{prefix}_{hashlib.sha256(key.encode()).hexdigest()[:32]}"
 
 
 class IdentityKind(StrEnum):
@@ -178,6 +184,11 @@ class Conversation(SQLModel, table=True):
     last_inbound_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_token: str | None = Field(default=None, max_length=40)
+    attention: str | None = Field(
+        default=None, max_length=1000, description="Why a person should look (a failed turn)"
+    )
+    attention_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class MessageStatus(StrEnum):
@@ -222,7 +233,10 @@ class Decision(SQLModel, table=True):
     """One next-best-action decision and what became of it: the "why" a marketer reads."""
 
     __tablename__ = "decisions"
-    __table_args__ = (Index("ix_decisions_customer_created", "customer_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_decisions_customer_created", "customer_id", "created_at"),
+        Index("ix_decisions_created", "created_at"),  # the lift report's range scan
+    )
 
     id: str = Field(default_factory=lambda: new_id("dec"), primary_key=True, max_length=40)
     customer_id: str = Field(foreign_key="customers.id", max_length=40)
@@ -249,6 +263,7 @@ class ScheduledSend(SQLModel, table=True):
     __table_args__ = (
         Index("ix_scheduled_sends_status_due", "status", "due_at"),
         Index("ix_scheduled_sends_customer_status", "customer_id", "status"),
+        Index("ix_scheduled_sends_decision", "decision_id"),
     )
 
     id: str = Field(default_factory=lambda: new_id("snd"), primary_key=True, max_length=40)
@@ -260,10 +275,16 @@ class ScheduledSend(SQLModel, table=True):
     program: str = Field(max_length=64)
     product_ids: list[str] = Field(default_factory=list, sa_type=PortableJSON)
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
+    action: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_type=PortableJSON,
+        description="The policy Action decided on, evaluated again unchanged at send time",
+    )
     due_at: datetime = Field(sa_type=UTCDateTime)
     status: str = Field(default="pending", max_length=16)
     attempts: int = 0
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_token: str | None = Field(default=None, max_length=40)
     last_error: str | None = Field(default=None, max_length=1000)
     provider_message_id: str | None = Field(default=None, max_length=200)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -291,6 +312,8 @@ class TriggerTimer(SQLModel, table=True):
         ),
         Index("ix_trigger_timers_status_fire", "status", "fire_at"),
         Index("ix_trigger_timers_customer", "customer_id"),
+        # Catalog changes look up the watches on the changed products.
+        Index("ix_trigger_timers_watch", "status", "kind", "anchor"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=AutoIncrement)

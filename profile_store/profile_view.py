@@ -6,11 +6,10 @@ would cost more than the queries themselves.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from profile_store import clock
 from profile_store.consent import consent_history, current_consents
 from profile_store.models import Customer, Event, Identity, IdentityConflict, ProfileMerge
 from profile_store.schemas import (
@@ -102,7 +101,7 @@ async def load_profile(
         identities=[IdentityView.model_validate(row._mapping) for row in identities],
         consents=current_consents(history),
         consent_history=history,
-        traits=traits_view(traits, datetime.now(UTC)),
+        traits=traits_view(traits, clock.now()),
         recent_events=[EventView.model_validate(row._mapping) for row in events],
         merged_from=[MergeView.model_validate(row._mapping) for row in merges],
         conflicts=[

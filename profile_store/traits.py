@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from profile_store import clock
 from profile_store.schemas import (
     CartLineView,
     CartProps,
@@ -69,7 +70,7 @@ class TraitState:
     engagement_hours: list[int] = field(default_factory=lambda: [0] * 24)
     cart: dict[str, Any] = field(default_factory=dict)
     purchased_products: dict[str, dict[str, Any]] = field(default_factory=dict)
-    updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    updated_at: datetime = field(default_factory=clock.now)
 
     @classmethod
     def from_row(cls, row: Any) -> TraitState:
@@ -130,7 +131,7 @@ def apply_event(traits: TraitState, event_type: str, props: Any, occurred_at: da
         traits.refunded = _add_money(traits.refunded, props.currency, props.amount)
     elif event_type in ENGAGEMENT_KINDS and isinstance(props, MessageProps):
         record_engagement(traits, props.channel.value, ENGAGEMENT_KINDS[event_type])
-    traits.updated_at = datetime.now(UTC)
+    traits.updated_at = clock.now()
 
 
 def record_engagement(traits: TraitState, channel: str, kind: str, count: int = 1) -> None:
@@ -270,7 +271,7 @@ def merge_traits(target: TraitState, source: TraitState) -> None:
     cleared = [c for c in (cart["cleared_at"], other["cleared_at"]) if c]
     cart["cleared_at"] = max(cleared) if cleared else None
     target.cart = cart
-    target.updated_at = datetime.now(UTC)
+    target.updated_at = clock.now()
 
 
 def traits_view(traits: TraitState | None, now: datetime) -> TraitsView:

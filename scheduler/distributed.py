@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from policy.guardrails import Guardrails
+from profile_store import clock
 from profile_store.database import transaction
 from scheduler.dispatch import Dispatcher
 from scheduler.embedded import SENDS, EmbeddedScheduler
@@ -55,7 +56,7 @@ class DistributedScheduler(EmbeddedScheduler):
         poll_seconds: float = 0.2,
         batch: int = 200,
         worker_concurrency: int = 16,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = clock.now,
     ) -> None:
         super().__init__(sessions, dispatcher, rules, poll_seconds=poll_seconds, batch=batch)
         self.app = App(connector=PsycopgConnector(conninfo=libpq_url(database_url)))

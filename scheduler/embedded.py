@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -23,6 +23,7 @@ from policy.guardrails import Guardrails
 from policy.next_best_action import DEFAULT_PRIORS, BetaPrior, population_prior
 from policy.triggers import arm_win_back
 from policy.watches import follow_up_terms
+from profile_store import clock
 from profile_store.database import transaction
 from profile_store.models import Channel, CustomerTraits, ScheduledSend, TriggerTimer
 from scheduler.dispatch import Dispatcher
@@ -84,7 +85,7 @@ class EmbeddedScheduler:
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Fire due timers, then send due sends; the number of items handled."""
-        now = now or datetime.now(UTC)
+        now = now or clock.now()
         await self._refresh_priors(now)
         fired = await self.fire_due_timers(now)
         sent = await self.send_due(now)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import insert, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from policy.decide import DecisionPlan
 from policy.outcomes import cancel_send
+from profile_store import clock
 from profile_store.models import ScheduledSend, new_id
 
 SENDS = ScheduledSend.__table__  # type: ignore[attr-defined]
@@ -25,7 +24,7 @@ async def schedule(session: AsyncSession, plan: DecisionPlan, *, idempotency_key
     if existing is not None:
         return str(existing)
     send_id = new_id("snd")
-    now = datetime.now(UTC)
+    now = clock.now()
     await conn.execute(
         insert(SENDS).values(
             id=send_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -13,10 +14,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.factory import create_app
 from app.settings import Settings
+from profile_store.clock import ShiftedClock, use_clock
 from profile_store.database import create_engine, session_factory
 from tests.databases import PostgresTemplates, SqliteTemplate
 
 WRITE_KEY = "test-write-key"
+# Every test starts on a Thursday at 15:00 UTC (10:00 in New York), whatever the wall clock says,
+# so quiet hours, windows and caps see the same hour at 03:00 as at noon. Time still passes.
+TEST_START = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def test_clock() -> Iterator[ShiftedClock]:
+    """The app's clock for this test; ``test_clock.set(...)`` moves it where a test needs."""
+    with use_clock(ShiftedClock(TEST_START)) as installed:
+        yield installed
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ Every write is audited in the same transaction as the change.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -25,6 +24,7 @@ from conversations.inbox_view import (
     read_conversation,
 )
 from conversations.ownership import Owner, set_owner
+from profile_store import clock
 from profile_store.database import transaction
 from tools.agent_tools.approvals import (
     ApprovalAlreadyDecided,
@@ -96,7 +96,7 @@ async def reject(
 async def decide(
     container: Container, who: Principal, approval_id: str, body: DecisionIn, *, approved: bool
 ) -> ApprovalView:
-    now = datetime.now(UTC)
+    now = clock.now()
     try:
         # The decision, its audit entry and the queued resume commit together: a crash cannot
         # leave an approved discount that the shopper never hears about.
@@ -203,7 +203,7 @@ async def reply(
 async def reply_as_human(
     container: Container, who: Principal, conversation_id: str, text: str
 ) -> HumanReplyOut:
-    now = datetime.now(UTC)
+    now = clock.now()
     try:
         async with transaction(container.sessions) as session:
             message_id = await queue_human_reply(
@@ -231,7 +231,7 @@ async def reply_as_human(
 async def change_owner(
     container: Container, who: Principal, conversation_id: str, owner: Owner
 ) -> OwnerOut:
-    now = datetime.now(UTC)
+    now = clock.now()
     async with transaction(container.sessions) as session:
         before = await set_owner(session, conversation_id, owner, now=now)
         if before is None:

@@ -7,7 +7,7 @@ with each problem's path, and the running version is untouched.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
@@ -29,6 +29,7 @@ from policy.guardrails_versions import (
     save_version,
     validate_document,
 )
+from profile_store import clock
 from profile_store.database import transaction
 
 router = APIRouter(prefix="/admin/v1", tags=["admin"])
@@ -179,7 +180,7 @@ async def publish(
 ) -> StoredGuardrails:
     """Save ``new`` as the live version with its audit entry, and use it at once here (other
     processes pick it up within seconds)."""
-    now = datetime.now(UTC)
+    now = clock.now()
     async with transaction(container.sessions) as session:
         before = await load_version(session)
         stored = await save_version(
@@ -230,7 +231,7 @@ async def tokens(container: ContainerDep, who: Developer) -> Any:
     summary="Create a token (developers); it is shown once",
 )
 async def new_token(body: TokenIn, container: ContainerDep, who: Developer) -> Any:
-    now = datetime.now(UTC)
+    now = clock.now()
     async with transaction(container.sessions) as session:
         view, token = await create_token(session, name=body.name, role=body.role, now=now)
         await audit(
@@ -252,7 +253,7 @@ async def new_token(body: TokenIn, container: ContainerDep, who: Developer) -> A
     responses={404: {"description": "No such token"}},
 )
 async def delete_token(token_id: str, container: ContainerDep, who: Developer) -> Any:
-    now = datetime.now(UTC)
+    now = clock.now()
     async with transaction(container.sessions) as session:
         view = await revoke_token(session, token_id, now)
         if view is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -11,6 +11,7 @@ from app.deps import ContainerDep, Marketer
 from app.routers.decisions import resolve_customer_id
 from policy.decision_log import DecisionView, list_decisions
 from policy.lift_report import LiftReport, lift_report
+from profile_store import clock
 
 router = APIRouter(prefix="/admin/v1", tags=["admin"])
 
@@ -26,7 +27,7 @@ async def lift(
     days: Annotated[int, Query(ge=1, le=365, description="the last N days")] = 30,
     until: Annotated[datetime | None, Query(description="end of the period; default now")] = None,
 ) -> Any:
-    end = until or datetime.now(UTC)
+    end = until or clock.now()
     if end.tzinfo is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "until needs a timezone")
     async with container.readers() as session:

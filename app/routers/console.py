@@ -6,7 +6,7 @@ change made here is validated, versioned and audited exactly like one made throu
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,6 +37,7 @@ from policy.guardrails_versions import (
     validate_document,
 )
 from policy.lift_report import lift_report
+from profile_store import clock
 from profile_store.identity import find_customer_id
 from profile_store.refs import parse_customer_ref
 from tools.agent_tools.approvals import list_approvals
@@ -341,7 +342,7 @@ async def reports_page(
     request: Request, days: Annotated[int, Query(ge=1, le=365)] = 30
 ) -> HTMLResponse:
     who, csrf = await signed_in(request)
-    until = datetime.now(UTC)
+    until = clock.now()
     async with _container(request).readers() as session:
         report = await lift_report(session, since=until - timedelta(days=days), until=until)
     return _page(

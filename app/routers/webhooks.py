@@ -8,7 +8,6 @@ acknowledged message survives a crash; the provider's retry of it is acknowledge
 from __future__ import annotations
 
 import hmac
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -23,6 +22,7 @@ from channels.messages import ChannelName, InboundKind, InboundMessage, StatusUp
 from channels.twilio.inbound import TwilioPayloadError, parse_twilio_form
 from conversations.inbox import Acceptance, Accepted, InboundRejected, accept_inbound
 from conversations.status import apply_status
+from profile_store import clock
 from profile_store.database import transaction
 
 log = structlog.get_logger(__name__)
@@ -49,7 +49,7 @@ async def _body(request: Request) -> bytes:
 
 async def _accept(container: Container, message: InboundMessage) -> Accepted:
     settings = container.settings
-    now = datetime.now(UTC)
+    now = clock.now()
     try:
         async with transaction(container.sessions) as session:
             accepted = await accept_inbound(
@@ -151,7 +151,7 @@ async def _twilio(request: Request, container: Container, channel: ChannelName) 
             await apply_status(
                 session,
                 parsed,
-                now=datetime.now(UTC),
+                now=clock.now(),
                 default_region=container.settings.default_phone_region,
             )
     else:

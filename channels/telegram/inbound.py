@@ -7,7 +7,7 @@ polls). The dedupe key is the ``update_id``, which Telegram repeats when it retr
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from aiogram import Bot, Dispatcher, Router
@@ -63,7 +63,7 @@ def _from_message(update_id: int, message: Message, kind: InboundKind | None) ->
         text=message.text if message.text is not None else message.caption,
         sender_name=_name(sender),
         contact_phone=contact_phone,
-        received_at=message.date.astimezone(UTC) if message.date else datetime.now(UTC),
+        sent_at=message.date.astimezone(UTC) if message.date else None,
     )
 
 
@@ -77,7 +77,6 @@ def _from_callback(update_id: int, query: CallbackQuery) -> InboundMessage:
         kind=InboundKind.CALLBACK,
         text=query.data,
         sender_name=_name(query.from_user),
-        received_at=datetime.now(UTC),
         raw={"callback_query_id": query.id},
     )
 

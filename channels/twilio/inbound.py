@@ -8,7 +8,6 @@ WhatsApp addresses come as ``whatsapp:+15551234567``; the phone number is the id
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
 from channels.messages import (
     ChannelName,
@@ -74,7 +73,6 @@ def parse_twilio_form(
         text=text,
         sender_name=form.get("ProfileName") or None,
         media_urls=media,
-        received_at=datetime.now(UTC),
         raw=dict(form),
     )
 

@@ -4,12 +4,12 @@ follow-ups, preferences, switched-off tools."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from policy.guardrails import AgentConfig, AgentTools, Guardrails, ToolSwitch
+from profile_store import clock
 from profile_store.models import Approval, Conversation, Customer, Decision, TriggerTimer
 from tests.admin_tokens import admin_headers
 from tests.channels.conftest import Shop
@@ -54,7 +54,7 @@ class Chat:
             "type": "identify",
             "customer": {"telegram_id": str(CHAT_ID)},
             "properties": {"loyalty_tier": tier},
-            "occurred_at": datetime.now(UTC).isoformat(),
+            "occurred_at": clock.now().isoformat(),
         }
         response = await self.shop.http.post("/v1/events", json=event, headers=self.auth)
         assert response.status_code in (200, 202), response.text
@@ -201,7 +201,7 @@ async def test_follow_ups_become_timers_and_watches_wake_on_catalog_change(shop:
     ).model_dump(mode="json")
     await shop.http.post("/v1/catalog/products", json={"products": [restocked]}, headers=chat.auth)
     (watch,) = await chat.rows(TIMERS, TIMERS.c.kind == "back_in_stock")
-    assert watch.status == "pending" and watch.fire_at <= datetime.now(UTC)
+    assert watch.status == "pending" and watch.fire_at <= clock.now()
 
 
 async def test_preferences_go_into_the_profile(shop: Shop) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -20,6 +19,7 @@ from agent.reply_guard import NO_DISCOUNT, PROMPT_REFUSAL
 from app.factory import create_app
 from app.settings import Settings
 from policy.guardrails import AgentConfig, AgentTools, ToolSwitch
+from profile_store import clock
 from tests.channels.conftest import EchoHandler, Shop, channel_settings
 from tests.channels.test_inbound_pipeline import tg_text
 from tests.fake_providers.openai_api import FakeOpenAiApi, ToolCall
@@ -63,7 +63,7 @@ def another_customers_order(order_id: str) -> dict[str, Any]:
             "currency": "USD",
             "items": [{"product_id": "boot-1", "quantity": 1, "price": 431.5}],
         },
-        "occurred_at": datetime.now(UTC).isoformat(),
+        "occurred_at": clock.now().isoformat(),
     }
 
 
@@ -100,8 +100,9 @@ class Stack:
         )
 
 
-@pytest.fixture(params=[False, True], ids=["plain", "streaming"])
-async def stack(settings: Settings, request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
+@asynccontextmanager
+async def model_stack(settings: Settings, *, streaming: bool) -> AsyncIterator[Stack]:
+    """Fake OpenAI, Telegram and Twilio servers, and settings pointing the app at them."""
     openai = FakeOpenAiApi(api_key=API_KEY)
     telegram_and_twilio = Stack(settings, openai)
     async with (
@@ -113,10 +114,16 @@ async def stack(settings: Settings, request: pytest.FixtureRequest) -> AsyncIter
             "openai_api_key": API_KEY,
             "openai_base_url": f"{openai_url}/v1",
             "openai_model": "stub-model",
-            "openai_streaming": request.param,
+            "openai_streaming": streaming,
         }
         telegram_and_twilio.settings = Settings(_env_file=None, **values)
         yield telegram_and_twilio
+
+
+@pytest.fixture(params=[False, True], ids=["plain", "streaming"])
+async def stack(settings: Settings, request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
+    async with model_stack(settings, streaming=request.param) as ready:
+        yield ready
 
 
 def last_tool_result(body: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from channels.messages import InboundKind
 from conversations.inbox import MESSAGES
 from conversations.turns import CONTACT_LINKED, CONTACT_NOT_OWN, NOTICES
 from policy.guardrails import ComplianceReplies
+from profile_store import clock
 from profile_store.consent import consent_history
 from profile_store.identity import find_customer_id
 from profile_store.schemas import CustomerRef
@@ -100,7 +101,7 @@ async def test_a_burst_of_stickers_gets_one_answer(shop: Shop) -> None:
     shop.set_burst_window(3)
     for update_id in range(20, 25):
         await shop.telegram_update(tg_message(update_id, sticker=STICKER))
-    await shop.container.conversations.run_once(now=datetime.now(UTC) + timedelta(seconds=4))
+    await shop.container.conversations.run_once(now=clock.now() + timedelta(seconds=4))
     assert [c.params["text"] for c in shop.telegram.sent] == [NOTICES[InboundKind.STICKER]]
 
 
@@ -191,7 +192,7 @@ async def test_stop_after_chat_in_one_burst_answers_only_the_stop(shop: Shop) ->
     shop.set_burst_window(3)
     await shop.telegram_update(tg_text(1, "any deals on boots?"))
     await shop.telegram_update(tg_text(2, "STOP"))
-    await shop.container.conversations.run_once(now=datetime.now(UTC) + timedelta(seconds=4))
+    await shop.container.conversations.run_once(now=clock.now() + timedelta(seconds=4))
     assert [c.params["text"] for c in shop.telegram.sent] == [REPLIES.opt_out]
 
 

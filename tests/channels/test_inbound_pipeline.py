@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from conversations.handler import Reply, Turn
 from conversations.inbox import CONVERSATIONS, MESSAGES
+from profile_store import clock
 from tests.channels.conftest import SMS_FROM, Shop
 
 CHAT_ID = 777001
@@ -114,7 +115,7 @@ async def test_a_burst_becomes_one_turn_answered_in_order(shop: Shop) -> None:
     # Nothing is answered while the shopper may still be typing …
     assert await shop.container.conversations.run_once() == 0
     # … and once the window has passed, the burst is one turn.
-    later = datetime.now(UTC) + timedelta(seconds=6)
+    later = clock.now() + timedelta(seconds=6)
     assert await shop.container.conversations.run_once(now=later) == 1
     assert [turn.texts for turn in shop.handler.turns] == [["hi", "I need boots", "size 42"]]
     assert [c.params["text"] for c in shop.telegram.sent] == ["echo: hi\nI need boots\nsize 42"]
@@ -158,10 +159,15 @@ async def test_messages_acknowledged_before_a_crash_are_answered_after_restart(
 async def test_a_crashed_worker_lease_expires_and_the_turn_is_answered_once(
     shop: Shop,
 ) -> None:
+    from conversations.worker import ConversationWorker
+
     await shop.telegram_update(tg_text(30, "hello?"))
     worker = shop.container.conversations
-    now = datetime.now(UTC)
-    claims = await worker._claim(10, now)  # a worker claims it, then dies
+    now = clock.now()
+    dead = ConversationWorker(
+        worker.sessions, worker.adapters, worker.handler, worker.rules, worker.config
+    )
+    claims = await dead._claim(10, now)  # another worker claims it, then dies
     assert len(claims) == 1
     assert await worker.run_once(now=now) == 0  # leased: nobody else takes it
     assert await worker.run_once(now=now + worker.config.lease + timedelta(seconds=1)) == 1
@@ -184,7 +190,7 @@ async def test_replies_queued_before_a_crash_are_delivered_not_regenerated(
     assert await worker.run_once() == 1
     assert shop.telegram.sent == [] and len(shop.handler.turns) == 1
     monkeypatch.setattr(worker_module, "deliver", real_deliver)
-    later = datetime.now(UTC) + timedelta(seconds=31)  # the failed conversation's retry time
+    later = clock.now() + timedelta(seconds=31)  # the failed conversation's retry time
     assert await worker.run_once(now=later) == 1
     assert [c.params["text"] for c in shop.telegram.sent] == ["echo: first"]
     assert len(shop.handler.turns) == 1  # the queued reply went out; no second turn

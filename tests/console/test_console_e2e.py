@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from app.admin_tokens import Role, create_token
+from profile_store import clock
 from profile_store.database import transaction
 from tests.agent.test_agent_actions import Chat
 from tests.channels.conftest import Shop
@@ -51,7 +52,7 @@ async def console(shop: Shop, browser: Browser) -> AsyncIterator[Page]:
     """A signed-in marketer's page on the app served on a real port."""
     async with transaction(shop.container.sessions) as session:
         _, token = await create_token(
-            session, name="maria@shop.example", role=Role.MARKETER, now=datetime.now(UTC)
+            session, name="maria@shop.example", role=Role.MARKETER, now=clock.now()
         )
     async with serve(shop.app) as url:
         page = await browser.new_page(base_url=url)
@@ -68,7 +69,7 @@ async def test_a_frequency_cap_changed_in_the_console_holds_for_the_next_decisio
     shop: Shop, console: Page
 ) -> None:
     # Ann has opted in to marketing on Telegram and leaves a cart.
-    now = datetime.now(UTC)
+    now = clock.now()
     who = {"telegram_id": str(CHAT_ID)}
     events = [
         {

@@ -9,7 +9,8 @@ the catalog talks to the API correctly, not a language model.
 Chat completions are *scripted*: a test queues replies with :meth:`FakeOpenAiApi.script`, each
 chat request consumes the next one, and every request body is kept in ``chat_requests``. A reply
 is assistant text (a ``str``), one :class:`ToolCall` or a sequence of them; a step may also be a
-callable that gets the parsed request body and returns the reply. Both plain responses and
+callable that gets the parsed request body and returns the reply, a :class:`Slow` reply or an
+:class:`Outage`. Both plain responses and
 ``stream: true`` (server-sent ``chat.completion.chunk`` events, honouring
 ``stream_options.include_usage``) are served. An empty script answers 500 "script exhausted",
 with ``x-should-retry: false`` so the client fails at once instead of retrying.
@@ -17,6 +18,7 @@ with ``x-should-retry: false`` so the client fails at once instead of retrying.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import json
@@ -56,8 +58,28 @@ class ToolCall:
 Reply: TypeAlias = str | ToolCall | Sequence[ToolCall]
 """Assistant text, or one or more tool calls."""
 
-Step: TypeAlias = Reply | Callable[[dict[str, Any]], Reply]
-"""A reply, or a callable that builds one from the parsed chat request body."""
+
+@dataclass(frozen=True)
+class Slow:
+    """A reply that takes ``seconds`` to come, like a CPU model or a busy endpoint."""
+
+    seconds: float
+    reply: Reply | Callable[[dict[str, Any]], Reply]
+
+
+@dataclass(frozen=True)
+class Outage:
+    """An error answer instead of a reply: a 5xx, a 429, an overloaded endpoint. With
+    ``retry=False`` the client is told not to retry it (``x-should-retry: false``)."""
+
+    status: int = 503
+    message: str = "The server is overloaded, please try again later."
+    retry: bool = False
+
+
+Step: TypeAlias = Reply | Callable[[dict[str, Any]], Reply] | Slow | Outage
+"""A reply, a callable that builds one from the parsed chat request body, a slow reply, or an
+outage."""
 
 
 def _error(
@@ -156,6 +178,17 @@ class FakeOpenAiApi:
                 no_retry,
             )
         step = self._steps.popleft()
+        if isinstance(step, Outage):
+            return _error(
+                step.message,
+                "server_error",
+                "overloaded",
+                step.status,
+                None if step.retry else no_retry,
+            )
+        if isinstance(step, Slow):
+            await asyncio.sleep(step.seconds)
+            step = step.reply
         try:
             text, calls = self._resolve(step, body)
         except Exception:
@@ -219,7 +252,9 @@ class FakeOpenAiApi:
         )
 
     @staticmethod
-    def _resolve(step: Step, body: dict[str, Any]) -> tuple[str | None, list[ToolCall]]:
+    def _resolve(
+        step: Reply | Callable[[dict[str, Any]], Reply], body: dict[str, Any]
+    ) -> tuple[str | None, list[ToolCall]]:
         reply = step(body) if callable(step) else step
         if isinstance(reply, str):
             return reply, []

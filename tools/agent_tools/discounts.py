@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from policy.context_loader import load_context
 from policy.eligibility import Action, evaluate
 from profile_store.database import insert_ignoring_conflict, transaction
-from profile_store.models import Approval, ConsentPurpose, Decision, new_id
+from profile_store.models import Approval, ConsentPurpose, Decision, keyed_id, new_id
 from tools.agent_tools.shopper import Shopper, ToolServices
 
 DECISIONS = Decision.__table__  # type: ignore[attr-defined]
@@ -122,7 +123,25 @@ async def grant_offer(
     *,
     approval_id: str | None = None,
 ) -> OfferAnswer:
-    """Issue the code and log the decision with its reasons."""
+    """Issue the code and log the decision with its reasons; the same call of a retried turn
+    gets the code it was given the first time."""
+    if shopper.effect_key:
+        async with services.readers() as session:
+            conn = await session.connection()
+            details = await conn.scalar(
+                select(DECISIONS.c.details).where(
+                    DECISIONS.c.id == keyed_id("dec", shopper.effect_key)
+                )
+            )
+        if details is not None and details.get("code"):
+            return answer.model_copy(
+                update={
+                    "status": OfferStatus.GRANTED,
+                    "code": details["code"],
+                    "expires_at": datetime.fromisoformat(details["expires_at"]),
+                    "approval_id": details.get("approval_id"),
+                }
+            )
     code = "CC-" + secrets.token_hex(4).upper()
     expires_at = now + OFFER_VALIDITY
     granted = answer.model_copy(
@@ -156,8 +175,8 @@ async def log_offer(
     async with transaction(services.writers) as session:
         conn = await session.connection()
         await conn.execute(
-            DECISIONS.insert().values(
-                id=new_id("dec"),
+            insert_ignoring_conflict(conn, DECISIONS, ["id"]).values(
+                id=keyed_id("dec", shopper.effect_key) if shopper.effect_key else new_id("dec"),
                 customer_id=shopper.customer_id,
                 trigger="conversation",
                 program=OFFER_PROGRAM,

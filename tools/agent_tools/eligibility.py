@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import BaseModel
 
 from policy.context_loader import load_context
 from policy.eligibility import Action, evaluate
+from profile_store import clock
 from profile_store.models import Channel
 from tools.agent_tools.shopper import Shopper, ToolServices
 
@@ -28,7 +29,7 @@ async def check_eligibility(
     product_ids: list[str] | None = None,
     now: datetime | None = None,
 ) -> EligibilityAnswer:
-    at = now or datetime.now(UTC)
+    at = now or clock.now()
     async with services.readers() as session:
         context = await load_context(session, shopper.customer_id, at=at)
     verdict = evaluate(

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from policy.watches import WATCHING, FollowUpKind
 from profile_store.database import transaction
-from profile_store.models import Decision, TriggerTimer, new_id
+from profile_store.models import Decision, TriggerTimer, keyed_id, new_id
 from tools.agent_tools.shopper import Shopper, ToolServices
 
 TIMERS = TriggerTimer.__table__  # type: ignore[attr-defined]
@@ -85,8 +85,13 @@ async def schedule_follow_up(
         "size": request.size,
         "below_price": request.below_price,
     }
+    decision_id = keyed_id("dec", shopper.effect_key) if shopper.effect_key else new_id("dec")
     async with transaction(services.writers) as session:
         conn = await session.connection()
+        done = await conn.scalar(select(DECISIONS.c.details).where(DECISIONS.c.id == decision_id))
+        if done is not None and "answer" in done:
+            # This very call ran before (its turn is being retried): the same answer, once.
+            return FollowUpAnswer.model_validate(done["answer"])
         if request.kind is FollowUpKind.REMINDER:
             assert request.when is not None
             answer = FollowUpAnswer(
@@ -119,7 +124,7 @@ async def schedule_follow_up(
                 await _watch(conn, shopper, request.kind, product_id, until, details, now)
         await conn.execute(
             DECISIONS.insert().values(
-                id=new_id("dec"),
+                id=decision_id,
                 customer_id=shopper.customer_id,
                 trigger="conversation",
                 program=request.kind.value,
@@ -130,7 +135,11 @@ async def schedule_follow_up(
                 verdict=answer.status.value,
                 reasons=[{"code": "shopper_request", "detail": "asked in the conversation"}],
                 held_out=False,
-                details={**details, "watch_until": until_text(answer)},
+                details={
+                    **details,
+                    "watch_until": until_text(answer),
+                    "answer": answer.model_dump(mode="json"),
+                },
                 outcome=None,
                 outcome_reasons=[],
                 created_at=now,

@@ -20,6 +20,7 @@ class Shopper:
     customer_id: str
     channel: Channel
     conversation_id: str | None = None
+    effect_key: str | None = None  # one per tool call of a turn, the same when the turn is retried
 
 
 @dataclass(frozen=True)
