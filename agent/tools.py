@@ -145,10 +145,17 @@ def build_tools(services: ToolServices) -> list[BaseTool]:
         channel: ChannelName,
         program: str,
         discount_percent: float | None = None,
+        product_ids: list[str] | None = None,
     ) -> str:
-        """Whether an outreach or offer is allowed for this shopper, with reason codes."""
+        """Whether an action is allowed for this shopper, with reason codes. ``program``:
+        ``offer_discount`` (with ``discount_percent``), a follow-up (``reminder``,
+        ``back_in_stock``, ``price_drop``) or an automated program (``cart_abandoned``, …)."""
         answer = await check(
-            services, shopper(customer_id, channel), program, discount_percent=discount_percent
+            services,
+            shopper(customer_id, channel),
+            program,
+            discount_percent=discount_percent,
+            product_ids=product_ids,
         )
         return answer.model_dump_json()
 

@@ -16,6 +16,7 @@ from channels.telegram.inbound import TelegramUpdateParser
 from channels.telegram.sender import TelegramChannel, create_bot
 from channels.twilio.sender import TwilioSmsChannel, TwilioWhatsAppChannel, create_twilio_client
 from channels.twilio.signature import TwilioSignatureVerifier
+from profile_store.models import Channel
 
 WEBHOOK_PATHS = {
     ChannelName.TELEGRAM: "/webhooks/telegram",
@@ -82,6 +83,11 @@ class ChannelSet:
             else:
                 channels.adapters[channel] = TwilioWhatsAppChannel(client, sender, callback)
         return channels
+
+    @property
+    def available(self) -> frozenset[Channel]:
+        """The channels messages can be sent on, as the policy engine names them."""
+        return frozenset(Channel(name.value) for name in self.adapters)
 
     async def close(self) -> None:
         closed: set[int] = set()

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.agent_setup import AgentRuntime
 from app.catalog_setup import embedding_function
 from app.channel_set import ChannelSet
+from app.product_lookup import CatalogProductLookup
 from app.settings import Settings
 from conversations.handler import ConversationHandler, HoldingReplyHandler
 from conversations.worker import ConversationWorker, PipelineConfig
@@ -26,11 +27,13 @@ from policy.guardrails_versions import (
     load_version,
     start_up_guardrails,
 )
+from policy.products import ProductLookup
 from policy.triggers import update_timers
 from profile_store import clock
 from profile_store.database import create_engine, session_factory, transaction
 from profile_store.group_commit import GroupCommitWriter
 from profile_store.ingest import ValidatedEvent
+from profile_store.models import Channel
 from scheduler.channel_dispatch import ChannelDispatcher
 from scheduler.dispatch import Dispatcher
 from scheduler.distributed import DistributedScheduler
@@ -102,7 +105,14 @@ class Container:
             guardrails=guardrails,
             event_writer=GroupCommitWriter(sessions, on_stored=on_stored),
             scheduler=_scheduler(
-                settings, sessions, dispatcher or ChannelDispatcher(channels.adapters, rules), rules
+                settings,
+                sessions,
+                dispatcher or ChannelDispatcher(channels.adapters, rules),
+                rules,
+                # A stand-in dispatcher (tests, benchmarks) takes every channel; the real one
+                # only those with credentials, so a channel that is off is never chosen.
+                channels=None if dispatcher else channels.available,
+                products=CatalogProductLookup(lambda: container.catalog()),
             ),
             channels=channels,
             conversations=ConversationWorker(
@@ -212,6 +222,9 @@ def _scheduler(
     sessions: async_sessionmaker[AsyncSession],
     dispatcher: Dispatcher,
     rules: Callable[[], Guardrails],
+    *,
+    channels: frozenset[Channel] | None,
+    products: ProductLookup,
 ) -> EmbeddedScheduler:
     if settings.scheduler == "procrastinate":
         return DistributedScheduler(
@@ -220,7 +233,14 @@ def _scheduler(
             rules,
             settings.sqlalchemy_url,
             poll_seconds=settings.scheduler_poll_seconds,
+            channels=channels,
+            products=products,
         )
     return EmbeddedScheduler(
-        sessions, dispatcher, rules, poll_seconds=settings.scheduler_poll_seconds
+        sessions,
+        dispatcher,
+        rules,
+        poll_seconds=settings.scheduler_poll_seconds,
+        channels=channels,
+        products=products,
     )

@@ -24,6 +24,8 @@ from sqlalchemy import func, insert, select
 from app.settings import Settings
 from bench.server import rss_mb
 from policy.guardrails import load_guardrails
+from profile_store import clock
+from profile_store.clock import FixedClock
 from profile_store.database import create_engine, session_factory, transaction
 from profile_store.migrate import upgrade
 from profile_store.models import Consent, Customer, Decision, Identity, ScheduledSend
@@ -186,9 +188,8 @@ async def work(url: str) -> dict[str, int]:
     engine = create_engine(url)
     outbox = CountingDispatcher()
     rules = load_guardrails()
-    scheduler = DistributedScheduler(
-        session_factory(engine), outbox, lambda: rules, url, clock=lambda: NOW
-    )
+    clock.install(FixedClock(NOW))
+    scheduler = DistributedScheduler(session_factory(engine), outbox, lambda: rules, url)
     await scheduler.open()
     await scheduler.app.run_worker_async(concurrency=16, wait=False, install_signal_handlers=False)
     await scheduler.stop()

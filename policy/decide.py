@@ -15,11 +15,12 @@ from sqlalchemy import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from policy.context_loader import load_context
-from policy.eligibility import Action, ReasonCode, Verdict, evaluate
+from policy.eligibility import Action, Reason, ReasonCode, Verdict, evaluate
 from policy.guardrails import Guardrails
 from policy.local_time import customer_zone
 from policy.messages import program_text
 from policy.next_best_action import BetaPrior, choose_channel, choose_send_time
+from policy.products import NoProductLookup, ProductLookup, with_purchase_categories
 from profile_store.models import Channel, ConsentPurpose, Decision, new_id
 from profile_store.trait_store import load_traits
 
@@ -34,14 +35,26 @@ class DecisionPlan(BaseModel):
     customer_id: str
     program: str
     verdict: str  # scheduled, suppressed, held_out
+    action: Action
     channel: Channel | None = None
     send_at: datetime | None = None
     text: str = ""
     product_ids: list[str] = []
-    purpose: str = "marketing"
+
+    @property
+    def purpose(self) -> str:
+        return self.action.purpose.value
 
 
-def action_for(trigger: str, product_ids: list[str], *, requested: bool = False) -> Action:
+def action_for(
+    trigger: str,
+    product_ids: list[str],
+    *,
+    requested: bool = False,
+    categories: list[str] | None = None,
+) -> Action:
+    """The one ``Action`` a trigger (or a shopper's follow-up request) stands for: evaluated
+    when deciding, stored with the send and evaluated again, unchanged, when it is due."""
     if trigger == "post_purchase":
         # Cross-sell: never promote what was just bought (suppression checks these ids).
         return Action(program=trigger, product_ids=[])
@@ -53,8 +66,22 @@ def action_for(trigger: str, product_ids: list[str], *, requested: bool = False)
             purpose=ConsentPurpose.TRANSACTIONAL,
             promotion=trigger != "reminder",
             product_ids=product_ids,
+            categories=categories or [],
         )
-    return Action(program=trigger, product_ids=product_ids)
+    return Action(program=trigger, product_ids=product_ids, categories=categories or [])
+
+
+def not_configured(channel: Channel) -> Verdict:
+    return Verdict(
+        allowed=False,
+        reasons=[
+            Reason(
+                code=ReasonCode.CHANNEL_NOT_CONFIGURED,
+                blocking=True,
+                detail=f"{channel.value} has no credentials on this deployment",
+            )
+        ],
+    )
 
 
 async def decide(
@@ -70,19 +97,32 @@ async def decide(
     requested: bool = False,
     note: str = "",
     preferred: Channel | None = None,
+    channels: frozenset[Channel] | None = None,
+    products: ProductLookup | None = None,
 ) -> DecisionPlan:
     """``requested``: the shopper asked for it (a follow-up); ``note`` their words for it;
-    ``preferred``: the channel they asked it on, chosen when it is eligible."""
-    action = action_for(trigger, product_ids, requested=requested)
+    ``preferred``: the channel they asked it on, chosen when it is eligible; ``channels``: the
+    ones this deployment can send on (None: all); ``products``: catalog facts (categories)."""
+    lookup = products or NoProductLookup()
+    facts = await lookup.facts(product_ids) if product_ids else {}
+    categories = sorted({f.category for f in facts.values() if f.category})
+    action = action_for(trigger, product_ids, requested=requested, categories=categories)
     ctx = await load_context(session, customer_id, at=now)
-    verdicts = {ch: evaluate(ctx, action, ch, now, rules) for ch in sorted(ctx.reachable)}
+    if action.categories:
+        ctx = (await with_purchase_categories({customer_id: ctx}, lookup))[customer_id]
+    verdicts = {
+        ch: evaluate(ctx, action, ch, now, rules)
+        if channels is None or ch in channels
+        else not_configured(ch)
+        for ch in sorted(ctx.reachable)
+    }
     candidates: list[dict[str, Any]] = [
         {"channel": ch.value, "allowed": v.allowed, "reasons": _reasons(v)}
         for ch, v in verdicts.items()
     ]
     details: dict[str, Any] = {
         "candidates": candidates,
-        "action": action.model_dump(),
+        "action": action.model_dump(mode="json"),
         "trigger_product_ids": product_ids,
     }
     base: dict[str, Any] = {
@@ -96,14 +136,16 @@ async def decide(
 
     if any(v.held_out for v in verdicts.values()):
         held = next(v for v in verdicts.values() if v.held_out)
-        return await _log(session, base, "held_out", details, reasons=_reasons(held), held_out=True)
+        return await _log(
+            session, base, "held_out", details, action, reasons=_reasons(held), held_out=True
+        )
 
     eligible = {ch: v for ch, v in verdicts.items() if _can_go(v, now)}
     if not eligible:
         reasons = [{**r, "channel": c["channel"]} for c in candidates for r in c["reasons"]] or [
             {"code": "no_address", "blocking": True, "detail": "no reachable channel"}
         ]
-        return await _log(session, base, "suppressed", details, reasons=reasons)
+        return await _log(session, base, "suppressed", details, action, reasons=reasons)
 
     traits = (await load_traits(session, [customer_id])).get(customer_id)
     engagement = traits.channel_engagement if traits else {}
@@ -126,11 +168,11 @@ async def decide(
         base,
         "scheduled",
         details,
+        action,
         reasons=_reasons(verdict),
         channel=choice.channel,
         send_at=timing.send_at,
         text=program_text(action.program, note),
-        purpose=action.purpose,
     )
 
 
@@ -154,13 +196,13 @@ async def _log(
     base: dict[str, Any],
     verdict: str,
     details: dict[str, Any],
+    action: Action,
     *,
     reasons: list[dict[str, Any]],
     held_out: bool = False,
     channel: Channel | None = None,
     send_at: datetime | None = None,
     text: str = "",
-    purpose: ConsentPurpose = ConsentPurpose.MARKETING,
 ) -> DecisionPlan:
     decision_id = new_id("dec")
     conn = await session.connection()
@@ -182,9 +224,9 @@ async def _log(
         customer_id=base["customer_id"],
         program=base["program"],
         verdict=verdict,
+        action=action,
         channel=channel,
         send_at=send_at,
         text=text,
         product_ids=base["product_ids"],
-        purpose=purpose.value,
     )

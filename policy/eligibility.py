@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from policy.context import CustomerContext
 from policy.guardrails import Guardrails
 from policy.local_time import customer_zone, in_window, next_local
+from policy.products import category_key
 from profile_store.models import Channel, ConsentPurpose, ConsentStatus
 
 
@@ -35,6 +36,7 @@ class ReasonCode(StrEnum):
     DISCOUNT_ABOVE_CEILING = "discount_above_ceiling"
     FULL_PRICE_BUYER = "full_price_buyer"
     DISCOUNT_NEEDS_APPROVAL = "discount_needs_approval"
+    CHANNEL_NOT_CONFIGURED = "channel_not_configured"
 
 
 class Action(BaseModel):
@@ -85,12 +87,13 @@ def evaluate(
 ) -> Verdict:
     """Every rule, every reason; allowed only if no reason blocks."""
     reasons: list[Reason] = []
-    retry: list[datetime] = []
+    # When each blocking reason lifts by itself; None for one that never does (an opt-out, a
+    # program switched off, a cap of zero).
+    lifts_at: list[datetime | None] = []
 
     def block(code: ReasonCode, detail: str, until: datetime | None = None) -> None:
         reasons.append(Reason(code=code, blocking=True, detail=detail))
-        if until is not None:
-            retry.append(until)
+        lifts_at.append(until)
 
     def note(code: ReasonCode, detail: str, until: datetime | None = None) -> None:
         reasons.append(Reason(code=code, blocking=False, detail=detail))
@@ -139,16 +142,16 @@ def evaluate(
         requires_approval = _check_discount(ctx, action.discount_percent, rules, block, note)
 
     allowed = not any(r.blocking for r in reasons)
-    blocking_codes = {r.code for r in reasons if r.blocking}
     # A retry time only helps when everything blocking lifts by itself.
-    lifts = blocking_codes <= {ReasonCode.FREQUENCY_CAP, ReasonCode.QUIET_HOURS}
+    lift_times = [t for t in lifts_at if t is not None]
+    lifts = bool(lifts_at) and len(lift_times) == len(lifts_at)
     return Verdict(
         allowed=allowed,
         reasons=reasons,
         held_out=held_out,
         requires_template=requires_template,
         requires_approval=requires_approval,
-        retry_at=max(retry) if retry and lifts and not allowed else None,
+        retry_at=max(lift_times) if lifts and not allowed else None,
     )
 
 
@@ -232,7 +235,8 @@ def _check_purchases(
             f"bought {', '.join(sorted(bought))} within {suppression.days} days",
         )
     if suppression.scope == "category":
-        categories = {p.category for p in recent if p.category} & set(action.categories)
+        wanted = {key for c in action.categories if (key := category_key(c))}
+        categories = {key for p in recent if (key := category_key(p.category))} & wanted
         if categories:
             block(
                 ReasonCode.RECENTLY_PURCHASED,

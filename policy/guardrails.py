@@ -103,6 +103,11 @@ class TriggerWindows(_Strict):
     browse_abandoned: timedelta = timedelta(hours=2)
     post_purchase: timedelta = timedelta(days=3)
     win_back: timedelta = timedelta(days=60)
+    horizon: timedelta = Field(
+        default=timedelta(hours=6),
+        description="An event whose trigger moment passed longer ago than this is history "
+        "(an import, a backfill): it arms nothing",
+    )
 
 
 class ComplianceReplies(_Strict):

@@ -92,10 +92,13 @@ async def update_timers(
     cancellations: list[tuple[str, list[TriggerKind], list[str] | None, str]] = []
     orders: list[tuple[str, datetime]] = []
     windows = rules.triggers
+    history = clock.now() - windows.horizon
 
     def arm(
         customer_id: str, kind: TriggerKind, anchor: str, fire_at: datetime, products: list[str]
     ) -> None:
+        if fire_at < history:
+            return  # its moment passed long ago: history, not a reason to message
         # Moved later, never earlier: a late event must not fire the timer early.
         timer = timers.get((customer_id, kind.value, anchor))
         if timer is None or timer.status != "pending":

@@ -8,6 +8,12 @@ exponentially, and a job that exhausts them is a dead letter (``failed`` in
 ``procrastinate_jobs``), its send marked failed with the reason. A relay that dies after the
 claim loses nothing: the lease ends and the send is relayed again; ``queueing_lock`` keeps a
 send from being queued twice.
+
+A job takes the send's lease over with its own fencing token and keeps it alive with a
+heartbeat while the provider answers. A worker process that dies in the middle of a job (killed,
+or stopped without a graceful shutdown) leaves the job ``doing`` and its customer's lock held;
+procrastinate's worker heartbeats tell such stalled jobs apart, and every relay puts them back
+in the queue (``retry_job``), which frees the lock.
 """
 
 from __future__ import annotations
@@ -25,16 +31,23 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from policy.guardrails import Guardrails
+from policy.products import ProductLookup
 from profile_store import clock
 from profile_store.database import transaction
+from profile_store.leases import new_token
+from profile_store.models import Channel
 from scheduler.dispatch import Dispatcher
 from scheduler.embedded import SENDS, EmbeddedScheduler
-from scheduler.sender import process_sends
+from scheduler.sender import SEND_LEASE, process_sends
 
 log = structlog.get_logger(__name__)
 TASK = "chatcommerce.send"
 MAX_ATTEMPTS = 5
 RELAY_LEASE = timedelta(minutes=10)
+# How often a relay looks for jobs of dead workers, and how long a worker may go without a
+# heartbeat (procrastinate's default interval is 10 s) before its jobs count as stalled.
+STALLED_CHECK = timedelta(seconds=30)
+STALLED_AFTER_SECONDS = 60.0
 
 
 def libpq_url(sqlalchemy_url: str) -> str:
@@ -56,14 +69,27 @@ class DistributedScheduler(EmbeddedScheduler):
         poll_seconds: float = 0.2,
         batch: int = 200,
         worker_concurrency: int = 16,
-        clock: Callable[[], datetime] = clock.now,
+        lease: timedelta = SEND_LEASE,
+        channels: frozenset[Channel] | None = None,
+        products: ProductLookup | None = None,
+        graceful_timeout: float = 30.0,
     ) -> None:
-        super().__init__(sessions, dispatcher, rules, poll_seconds=poll_seconds, batch=batch)
+        super().__init__(
+            sessions,
+            dispatcher,
+            rules,
+            poll_seconds=poll_seconds,
+            batch=batch,
+            lease=lease,
+            channels=channels,
+            products=products,
+        )
         self.app = App(connector=PsycopgConnector(conninfo=libpq_url(database_url)))
         self._worker_concurrency = worker_concurrency
+        self._graceful_timeout = graceful_timeout
         self._worker: asyncio.Task[None] | None = None
         self._opened = False
-        self._clock = clock
+        self._stalled_checked_at: datetime | None = None
 
         @self.app.task(
             name=TASK,
@@ -86,47 +112,97 @@ class DistributedScheduler(EmbeddedScheduler):
                 wait=True,
                 install_signal_handlers=False,
                 name="chatcommerce",
+                shutdown_graceful_timeout=self._graceful_timeout,
             )
 
         self._worker = asyncio.create_task(run(), name="procrastinate-worker")
         super().start()
 
-    async def stop(self) -> None:
-        await super().stop()
+    async def stop(self, graceful_seconds: float = 30.0) -> None:
+        """Stop relaying; the procrastinate worker finishes the jobs it runs (up to the
+        graceful timeout) and unregisters, so nothing it held looks stalled afterwards."""
+        await super().stop(graceful_seconds)
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
+            self._worker = None
         if self._opened:
             await self.app.close_async()
             self._opened = False
 
     async def send_due(self, now: datetime) -> int:
-        """Relay: claim due sends and defer a job for each."""
+        """Relay: claim due sends and defer a job for each; put stalled jobs back first."""
         await self.open()
-        async with transaction(self._sessions) as session:
-            conn = await session.connection()
-            due = (await conn.execute(self.due_sends(now))).all()
-            if due:
-                await conn.execute(
-                    update(SENDS)
-                    .where(SENDS.c.id.in_([row.id for row in due]))
-                    .values(status="sending", lease_until=now + RELAY_LEASE, updated_at=now)
-                )
+        if self._stalled_checked_at is None or now - self._stalled_checked_at >= STALLED_CHECK:
+            self._stalled_checked_at = now
+            await self.retry_stalled_jobs()
+        # Several sends of one customer may be relayed together: the job lock orders them.
+        due = await self.claim_sends(now, new_token(), RELAY_LEASE, one_per_customer=False)
+        if not due:
+            return 0
         task = self.app.tasks[TASK]
-        for row in due:
+        customers = await self._customers(due)
+        for send_id in due:
             # Relayed before and still waiting: the queued job will send it.
             with contextlib.suppress(AlreadyEnqueued):
                 await task.configure(
-                    lock=f"customer:{row.customer_id}", queueing_lock=f"send:{row.id}"
-                ).defer_async(send_id=row.id)
+                    lock=f"customer:{customers[send_id]}", queueing_lock=f"send:{send_id}"
+                ).defer_async(send_id=send_id)
         return len(due)
 
+    async def retry_stalled_jobs(
+        self, seconds_since_heartbeat: float = STALLED_AFTER_SECONDS
+    ) -> int:
+        """Jobs left ``doing`` by workers that stopped sending heartbeats go back to the queue;
+        the number put back."""
+        manager = self.app.job_manager
+        stalled = list(
+            await manager.get_stalled_jobs(
+                task_name=TASK, seconds_since_heartbeat=seconds_since_heartbeat
+            )
+        )
+        for job in stalled:
+            log.warning("send_job.stalled", job_id=job.id, args=job.task_kwargs, lock=job.lock)
+            await manager.retry_job(job)
+        return len(stalled)
+
+    async def _customers(self, send_ids: list[str]) -> dict[str, str]:
+        async with self._sessions() as session:
+            conn = await session.connection()
+            rows = await conn.execute(
+                SENDS.select()
+                .with_only_columns(SENDS.c.id, SENDS.c.customer_id)
+                .where(SENDS.c.id.in_(send_ids))
+            )
+            return {row.id: row.customer_id for row in rows}
+
     async def run_job(self, send_id: str, *, attempt: int = 0) -> None:
-        """One job: send it if it is still claimed; the last failed attempt marks it failed."""
-        now = self._clock()
+        """One job: take the send's lease over and send it if it is still to be sent; the last
+        failed attempt marks it failed."""
+        now = clock.now()
+        token = new_token()
         try:
-            await process_sends(self._sessions, [send_id], self._dispatcher, self._rules(), now)
+            async with transaction(self._sessions) as session:
+                conn = await session.connection()
+                taken = await conn.scalar(
+                    update(SENDS)
+                    .where(SENDS.c.id == send_id, SENDS.c.status == "sending")
+                    .values(lease_token=token, lease_until=now + self._lease, updated_at=now)
+                    .returning(SENDS.c.id)
+                )
+            if taken is None:
+                return  # sent, suppressed or cancelled meanwhile
+            await process_sends(
+                self._sessions,
+                [send_id],
+                self._dispatcher,
+                self._rules(),
+                now,
+                token=token,
+                lease=self._lease,
+                products=self._products,
+            )
         except Exception as exc:
             if attempt + 1 >= MAX_ATTEMPTS:
                 async with transaction(self._sessions) as session:
@@ -138,6 +214,7 @@ class DistributedScheduler(EmbeddedScheduler):
                             status="failed",
                             last_error=f"dead letter: {type(exc).__name__}: {exc}"[:1000],
                             lease_until=None,
+                            lease_token=None,
                             updated_at=now,
                         )
                     )

@@ -2,32 +2,36 @@
 
 Two loops share one poll: due trigger timers become decisions (and sends), due sends are
 claimed with a lease and sent. Both survive restarts: a timer is marked fired in the same
-transaction as its decision, and a send whose worker died is picked up again once its lease ends.
+transaction as its decision, and a send whose worker died is picked up again once its lease ends
+(a heartbeat keeps the lease of a live worker's sends, however slow the provider).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, exists, or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from policy.decide import decide
 from policy.guardrails import Guardrails
 from policy.next_best_action import DEFAULT_PRIORS, BetaPrior, population_prior
+from policy.products import ProductLookup
 from policy.triggers import arm_win_back
 from policy.watches import follow_up_terms
 from profile_store import clock
 from profile_store.database import transaction
+from profile_store.leases import claim_statement, new_token
 from profile_store.models import Channel, CustomerTraits, ScheduledSend, TriggerTimer
 from scheduler.dispatch import Dispatcher
-from scheduler.sender import process_sends
+from scheduler.sender import SEND_LEASE, process_sends
 from scheduler.store import schedule
 
 log = structlog.get_logger(__name__)
@@ -48,10 +52,15 @@ class EmbeddedScheduler:
         *,
         poll_seconds: float = 0.2,
         batch: int = 200,
-        lease: timedelta = timedelta(minutes=2),
+        lease: timedelta = SEND_LEASE,
         concurrency: int = 32,
         rng: random.Random | None = None,
+        channels: frozenset[Channel] | None = None,
+        products: ProductLookup | None = None,
     ) -> None:
+        """``channels``: the channels this deployment can send on (None: any, for tests with a
+        recording dispatcher); only those are candidates when deciding. ``products``: catalog
+        facts for the decisions (categories)."""
         self._sessions = sessions
         self._dispatcher = dispatcher
         self._rules = rules
@@ -60,28 +69,43 @@ class EmbeddedScheduler:
         self._lease = lease
         self._concurrency = concurrency
         self._rng = rng or random.Random()
+        self._channels = channels
+        self._products = products
         self._priors: dict[Channel, BetaPrior] = dict(DEFAULT_PRIORS)
         self._priors_at: datetime | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._swept_at: datetime | None = None
 
     def start(self) -> None:
+        self._stopping = asyncio.Event()
         self._task = asyncio.create_task(self._loop(), name="embedded-scheduler")
 
-    async def stop(self) -> None:
-        if self._task is not None:
+    async def stop(self, graceful_seconds: float = 30.0) -> None:
+        """Finish the round in progress (sends handed to a provider are recorded, not left to a
+        lease that would send them again), then stop; cancel after ``graceful_seconds``."""
+        if self._task is None:
+            return
+        self._stopping.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), graceful_seconds)
+        except TimeoutError:
+            log.warning("scheduler.stop_timeout", seconds=graceful_seconds)
+        finally:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 busy = await self.run_once()
             except Exception:
                 log.exception("scheduler.loop_failed")
                 busy = 0
             if not busy:
-                await asyncio.sleep(self._poll)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self._poll)
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Fire due timers, then send due sends; the number of items handled."""
@@ -150,49 +174,80 @@ class EmbeddedScheduler:
                 now=now,
                 rng=self._rng,
                 priors=self._priors,
+                channels=self._channels,
+                products=self._products,
                 **follow_up_terms(claimed.details),
             )
             if plan.verdict == "scheduled":
                 await schedule(session, plan, idempotency_key=f"timer:{timer_id}")
 
-    def due_sends(self, now: datetime) -> Select[Any]:
-        """Pending sends that are due, and claimed ones whose worker's lease ran out."""
-        return (
-            select(SENDS.c.id, SENDS.c.customer_id)
-            .where(
-                or_(
-                    (SENDS.c.status == "pending") & (SENDS.c.due_at <= now),
-                    (SENDS.c.status == "sending") & (SENDS.c.lease_until < now),
-                )
+    def due_sends(self, now: datetime, *, one_per_customer: bool = True) -> Select[Any]:
+        """Ids of pending sends that are due, and of claimed ones whose lease ran out.
+
+        ``one_per_customer``: only each customer's earliest due send, and none for a customer
+        with a send out now, so caps and suppressions see each send's outcome before the next.
+        """
+        candidate = SENDS.alias("candidate")
+
+        def due(sends: Any) -> Any:
+            return or_(
+                (sends.c.status == "pending") & (sends.c.due_at <= now),
+                (sends.c.status == "sending") & (sends.c.lease_until < now),
             )
-            .order_by(SENDS.c.due_at, SENDS.c.id)
-            .limit(self._batch)
-            .with_for_update(skip_locked=True)
-        )
+
+        query = select(candidate.c.id).where(due(candidate))
+        if one_per_customer:
+            same, busy = SENDS.alias("same_customer"), SENDS.alias("in_flight")
+            earliest = (
+                select(same.c.id)
+                .where(same.c.customer_id == candidate.c.customer_id, due(same))
+                .order_by(same.c.due_at, same.c.id)
+                .limit(1)
+                .scalar_subquery()
+            )
+            in_flight = exists().where(
+                busy.c.customer_id == candidate.c.customer_id,
+                busy.c.status == "sending",
+                busy.c.lease_until >= now,
+            )
+            query = query.where(candidate.c.id == earliest, ~in_flight)
+        return query.order_by(candidate.c.due_at, candidate.c.id).limit(self._batch)
+
+    async def claim_sends(
+        self, now: datetime, token: str, lease: timedelta, *, one_per_customer: bool = True
+    ) -> list[str]:
+        """Lease due sends to ``token`` in one statement; their ids, oldest first."""
+        async with transaction(self._sessions) as session:
+            conn = await session.connection()
+            rows = await conn.execute(
+                claim_statement(
+                    SENDS,
+                    self.due_sends(now, one_per_customer=one_per_customer),
+                    token=token,
+                    until=now + lease,
+                    values={"status": "sending", "updated_at": now},
+                ).returning(SENDS.c.id, SENDS.c.due_at)
+            )
+            return [row.id for row in sorted(rows, key=lambda r: (r.due_at, r.id))]
 
     async def send_due(self, now: datetime) -> int:
         """Claim due sends, at most one per customer per round (caps count each other), and
         send them as one batch."""
-        async with transaction(self._sessions) as session:
-            conn = await session.connection()
-            due = (await conn.execute(self.due_sends(now))).all()
-            first_per_customer = list({row.customer_id: row.id for row in reversed(due)}.values())
-            if first_per_customer:
-                await conn.execute(
-                    update(SENDS)
-                    .where(SENDS.c.id.in_(first_per_customer))
-                    .values(status="sending", lease_until=now + self._lease, updated_at=now)
-                )
-        if first_per_customer:
+        token = new_token()
+        claimed = await self.claim_sends(now, token, self._lease)
+        if claimed:
             await process_sends(
                 self._sessions,
-                first_per_customer,
+                claimed,
                 self._dispatcher,
                 self._rules(),
                 now,
+                token=token,
+                lease=self._lease,
                 concurrency=self._concurrency,
+                products=self._products,
             )
-        return len(first_per_customer)
+        return len(claimed)
 
     async def _refresh_priors(self, now: datetime) -> None:
         if self._priors_at is not None and now - self._priors_at < PRIOR_REFRESH:

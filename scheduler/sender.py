@@ -5,6 +5,12 @@ decision (a purchase, an opt-out, a cap filled by another send). Contexts for th
 are loaded in a few queries and outcomes written in one transaction, so the cost per send is a
 few rows, not a few round trips. Outcomes go on the send and on its decision, so the decision log
 tells what finally happened and why.
+
+The sends are leased to the caller's token. A heartbeat keeps the lease alive while slow
+providers answer, and every outcome is written only where the token still matches: a worker
+that lost a lease (a stalled process) cannot record, or make anyone resend, what another worker
+now holds. The ``Action`` evaluated here is the one stored when the send was decided, so what
+was allowed then is judged by the same rules now, only against the present.
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from policy.context_loader import load_contexts
 from policy.eligibility import Action, evaluate
 from policy.guardrails import Guardrails
+from policy.products import ProductLookup, with_purchase_categories
 from profile_store.database import transaction
+from profile_store.leases import Heartbeat
 from profile_store.models import Channel, ConsentPurpose, Decision, Identity, ScheduledSend
 from profile_store.trait_store import load_traits, save_traits
 from profile_store.traits import TraitState, record_engagement
@@ -33,6 +41,7 @@ SENDS = ScheduledSend.__table__  # type: ignore[attr-defined]
 DECISIONS = Decision.__table__  # type: ignore[attr-defined]
 IDENTITIES = Identity.__table__  # type: ignore[attr-defined]
 MAX_ATTEMPTS = 5
+SEND_LEASE = timedelta(minutes=2)
 ADDRESS_KIND = {
     Channel.SMS: "phone",
     Channel.WHATSAPP: "phone",
@@ -46,10 +55,11 @@ def backoff(attempt: int) -> timedelta:
 
 
 class _Outcomes:
-    """Row changes collected during a batch and written together."""
+    """Row changes collected during a batch and written together, fenced by the lease token."""
 
-    def __init__(self, now: datetime) -> None:
+    def __init__(self, now: datetime, token: str) -> None:
         self.now = now
+        self.token = token
         self.sends: list[dict[str, Any]] = []
         self.decisions: list[dict[str, Any]] = []
         self.sent_on: list[tuple[str, Channel]] = []
@@ -64,7 +74,9 @@ class _Outcomes:
             "provider_message_id": row.provider_message_id,
             **changes,
         }
-        self.sends.append({f"b_{k}": v for k, v in values.items()} | {"b_id": row.id})
+        self.sends.append(
+            {f"b_{k}": v for k, v in values.items()} | {"b_id": row.id, "b_token": self.token}
+        )
 
     def decision(self, decision_id: str | None, outcome: str | None, reasons: list[Any]) -> None:
         if decision_id is not None:
@@ -75,7 +87,7 @@ class _Outcomes:
         if self.sends:
             await conn.execute(
                 update(SENDS)
-                .where(SENDS.c.id == bindparam("b_id"))
+                .where(SENDS.c.id == bindparam("b_id"), SENDS.c.lease_token == bindparam("b_token"))
                 .values(
                     status=bindparam("b_status"),
                     due_at=bindparam("b_due_at"),
@@ -84,6 +96,7 @@ class _Outcomes:
                     sent_at=bindparam("b_sent_at"),
                     provider_message_id=bindparam("b_provider_message_id"),
                     lease_until=None,
+                    lease_token=None,
                     updated_at=self.now,
                 ),
                 sorted(self.sends, key=lambda r: r["b_id"]),
@@ -116,29 +129,37 @@ async def process_sends(
     rules: Guardrails,
     now: datetime,
     *,
+    token: str,
+    lease: timedelta = SEND_LEASE,
     concurrency: int = 32,
+    products: ProductLookup | None = None,
 ) -> dict[str, str]:
-    """Handle claimed sends (at most one per customer); returns each send's new status."""
-    outcomes = _Outcomes(now)
+    """Handle sends leased to ``token`` (at most one per customer); returns each send's new
+    status. Sends whose lease is no longer ``token``'s are left alone."""
     ready: list[tuple[Any, OutboundSend, list[Any]]] = []
     async with transaction(sessions) as session:
         conn = await session.connection()
         rows = (
             await conn.execute(
-                select(SENDS).where(SENDS.c.id.in_(list(send_ids)), SENDS.c.status == "sending")
+                select(SENDS)
+                .where(
+                    SENDS.c.id.in_(list(send_ids)),
+                    SENDS.c.status == "sending",
+                    SENDS.c.lease_token == token,
+                )
+                .with_for_update()
             )
         ).all()
+        outcomes = _Outcomes(now, token)
+        actions = {row.id: stored_action(row) for row in rows}
         customer_ids = [row.customer_id for row in rows]
         contexts = await load_contexts(session, customer_ids, at=now)
+        if products is not None and any(a.categories for a in actions.values()):
+            contexts = await with_purchase_categories(contexts, products)
         addresses = await _addresses(session, customer_ids)
         for row in rows:
             channel = Channel(row.channel)
-            action = Action(
-                program=row.program,
-                purpose=ConsentPurpose(row.purpose),
-                product_ids=list(row.product_ids),
-            )
-            verdict = evaluate(contexts[row.customer_id], action, channel, now, rules)
+            verdict = evaluate(contexts[row.customer_id], actions[row.id], channel, now, rules)
             reasons = [r.model_dump(mode="json") for r in verdict.reasons]
             if not verdict.allowed:
                 if verdict.retry_at is not None:
@@ -160,7 +181,8 @@ async def process_sends(
                 use_template=verdict.requires_template,
             )
             ready.append((row, outbound, reasons))
-        # Blocked sends are settled now; the ones going out stay 'sending' (leased) meanwhile.
+        # Blocked sends are settled now (the rows are locked: still ours); the ones going out
+        # stay 'sending', leased, meanwhile.
         await outcomes.write(session)
 
     async def dispatch(outbound: OutboundSend) -> DispatchResult:
@@ -172,16 +194,48 @@ async def process_sends(
 
     # Outcomes are committed after each wave of ``concurrency`` sends: a worker killed
     # mid-batch sends again at most the one wave it had handed over but not recorded.
-    statuses = {}
-    for start in range(0, len(ready), concurrency):
-        wave = ready[start : start + concurrency]
-        results = await asyncio.gather(*(dispatch(outbound) for _, outbound, _ in wave))
-        outcomes = _Outcomes(now)
-        for (row, outbound, reasons), result in zip(wave, results, strict=True):
-            statuses[row.id] = _record(outcomes, row, outbound, reasons, result, now)
-        async with transaction(sessions) as session:
-            await outcomes.write(session)
+    statuses: dict[str, str] = {}
+    lost: set[Any] = set()
+    heartbeat = Heartbeat(sessions, SENDS, token, lease, on_lost=lost.update)
+    heartbeat.add(row.id for row, _, _ in ready)
+    async with heartbeat:
+        for start in range(0, len(ready), concurrency):
+            wave = [item for item in ready[start : start + concurrency] if item[0].id not in lost]
+            results = await asyncio.gather(*(dispatch(outbound) for _, outbound, _ in wave))
+            async with transaction(sessions) as session:
+                conn = await session.connection()
+                # Lock what is still ours; a send another worker took over is its to record.
+                held = set(
+                    (
+                        await conn.execute(
+                            select(SENDS.c.id)
+                            .where(
+                                SENDS.c.id.in_([row.id for row, _, _ in wave]),
+                                SENDS.c.lease_token == token,
+                            )
+                            .with_for_update()
+                        )
+                    ).scalars()
+                )
+                outcomes = _Outcomes(now, token)
+                for (row, outbound, reasons), result in zip(wave, results, strict=True):
+                    if row.id in held:
+                        statuses[row.id] = _record(outcomes, row, outbound, reasons, result, now)
+                    else:
+                        log.warning("send.lease_lost", send_id=row.id, ok=result.ok)
+                await outcomes.write(session)
+            heartbeat.discard(row.id for row, _, _ in wave)
     return statuses
+
+
+def stored_action(row: Any) -> Action:
+    """The action decided for this send; sends stored before actions were kept get the one
+    their program and purpose described."""
+    if row.action:
+        return Action.model_validate(row.action)
+    return Action(
+        program=row.program, purpose=ConsentPurpose(row.purpose), product_ids=list(row.product_ids)
+    )
 
 
 def _record(

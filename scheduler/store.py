@@ -36,6 +36,7 @@ async def schedule(session: AsyncSession, plan: DecisionPlan, *, idempotency_key
             program=plan.program,
             product_ids=plan.product_ids,
             payload={"text": plan.text},
+            action=plan.action.model_dump(mode="json"),
             due_at=plan.send_at,
             status="pending",
             attempts=0,

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.factory import create_app
 from app.settings import Settings
+from profile_store import clock
 from profile_store.clock import ShiftedClock, use_clock
 from profile_store.database import create_engine, session_factory
 from tests.databases import PostgresTemplates, SqliteTemplate
@@ -22,6 +23,13 @@ WRITE_KEY = "test-write-key"
 # Every test starts on a Thursday at 15:00 UTC (10:00 in New York), whatever the wall clock says,
 # so quiet hours, windows and caps see the same hour at 03:00 as at noon. Time still passes.
 TEST_START = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
+
+
+def move_clock(to: datetime) -> None:
+    """Set the running test's clock to ``to`` (time goes on passing from there)."""
+    current = clock.current()
+    assert isinstance(current, ShiftedClock), "the test clock is not installed"
+    current.set(to)
 
 
 @pytest.fixture(autouse=True)

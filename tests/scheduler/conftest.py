@@ -1,4 +1,9 @@
-"""A shop under simulated time: events through the API, workers driven step by step."""
+"""A shop under simulated time: events through the API, workers driven step by step.
+
+The app's clock follows the story: events are posted at the moment they happen (the clock moves
+to the latest ``occurred_at``) and ``run(now)`` moves it to ``now``, so whatever the app reads
+from the clock (the trigger horizon, lease times) agrees with the time the test is telling.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +20,9 @@ from fastapi import FastAPI
 from app.container import Container
 from app.factory import create_app
 from app.settings import Settings
+from profile_store import clock
 from scheduler.dispatch import DispatchResult, OutboundSend
-from tests.conftest import WRITE_KEY
+from tests.conftest import WRITE_KEY, move_clock
 
 
 @dataclass
@@ -37,11 +43,15 @@ class Shop:
     outbox: RecordingDispatcher
 
     async def post(self, *events: dict[str, Any]) -> None:
+        latest = max(datetime.fromisoformat(str(e["occurred_at"])) for e in events)
+        if latest > clock.now():
+            move_clock(latest)
         response = await self.client.post("/v1/events", json={"batch": list(events)})
         assert response.status_code == 200, response.text
 
     async def run(self, now: datetime) -> None:
         """Let the workers catch up with ``now``."""
+        move_clock(now)
         while await self.container.scheduler.run_once(now):
             pass
 

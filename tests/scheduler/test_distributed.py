@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from policy.guardrails import load_guardrails
+from profile_store.clock import ShiftedClock
 from scheduler import distributed
 from scheduler.distributed import MAX_ATTEMPTS, DistributedScheduler
 from scheduler.embedded import SENDS
@@ -27,8 +28,9 @@ def postgres_url(database_url: str) -> str:
 
 @pytest.fixture
 async def pair(
-    postgres_url: str, sessions: async_sessionmaker[AsyncSession]
+    postgres_url: str, sessions: async_sessionmaker[AsyncSession], test_clock: ShiftedClock
 ) -> AsyncIterator[tuple[list[DistributedScheduler], Counter[str]]]:
+    test_clock.set(NOW)
     counts: Counter[str] = Counter()
     rules = load_guardrails()
     workers = [
@@ -38,7 +40,6 @@ async def pair(
             lambda: rules,
             postgres_url.replace("postgresql://", "postgresql+psycopg://"),
             batch=50,
-            clock=lambda: NOW,
         )
         for _ in range(2)
     ]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from policy.watches import FollowUpKind, ProductState, fire_watches
+from profile_store.clock import ShiftedClock
 from profile_store.database import transaction
 from profile_store.identity import resolve_identity
 from profile_store.models import Channel
@@ -15,6 +18,11 @@ from tools.agent_tools.shopper import Shopper, ToolServices
 
 # Thursday 2026-11-05 15:00 UTC = 10:00 in New York.
 T0 = datetime(2026, 11, 5, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _story_starts_at_t0(test_clock: ShiftedClock) -> None:
+    test_clock.set(T0)
 
 
 async def shopper(shop: Shop) -> tuple[Shopper, ToolServices]:

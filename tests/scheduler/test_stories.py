@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
 from app.settings import Settings
+from profile_store.clock import ShiftedClock
 from profile_store.models import ScheduledSend
 from scheduler.store import cancel
 from tests.profile_store.events import event
@@ -16,6 +18,11 @@ from tests.scheduler.conftest import RecordingDispatcher, Shop, running_shop
 
 # Tuesday 2026-11-03 14:00 UTC = 09:00 in New York (EST).
 T0 = datetime(2026, 11, 3, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _story_starts_at_t0(test_clock: ShiftedClock) -> None:
+    test_clock.set(T0)
 
 
 def at(t: datetime) -> str:

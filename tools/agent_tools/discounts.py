@@ -50,6 +50,20 @@ class OfferAnswer(BaseModel):
     approval_id: str | None = None
 
 
+def offer_action(request: DiscountRequest) -> Action:
+    """The action an offer is. Said in the conversation the shopper started: caps, quiet hours
+    and holdouts are for automated outreach; the discount rules and an opt-out of the channel
+    still apply."""
+    return Action(
+        program=OFFER_PROGRAM,
+        purpose=ConsentPurpose.TRANSACTIONAL,
+        promotion=False,
+        automated=False,
+        product_ids=request.product_ids,
+        discount_percent=request.percent,
+    )
+
+
 async def evaluate_offer(
     services: ToolServices, shopper: Shopper, request: DiscountRequest, now: datetime
 ) -> OfferAnswer:
@@ -58,16 +72,7 @@ async def evaluate_offer(
     rules = services.rules()
     async with services.readers() as session:
         context = await load_context(session, shopper.customer_id, at=now)
-    # Said in the conversation the shopper started: caps, quiet hours and holdouts are for
-    # automated outreach; the discount rules and an opt-out of the channel still apply.
-    action = Action(
-        program=OFFER_PROGRAM,
-        purpose=ConsentPurpose.TRANSACTIONAL,
-        promotion=False,
-        automated=False,
-        product_ids=request.product_ids,
-        discount_percent=request.percent,
-    )
+    action = offer_action(request)
     verdict = evaluate(context, action, shopper.channel, now, rules)
     status = OfferStatus.GRANTED
     if not verdict.allowed:

@@ -177,9 +177,17 @@ class CatalogStore:
         return ids
 
     def get(self, product_id: str) -> Product | None:
-        found = self.collection.get(ids=[product_id], include=["metadatas"])
-        metadatas = found["metadatas"] or []
-        return product_from_metadata(dict(metadatas[0])) if metadatas else None
+        return self.get_many([product_id]).get(product_id)
+
+    def get_many(self, product_ids: Sequence[str]) -> dict[str, Product]:
+        """The products among ``product_ids`` that exist, in one round trip."""
+        if not product_ids:
+            return {}
+        found = self.collection.get(ids=list(dict.fromkeys(product_ids)), include=["metadatas"])
+        return {
+            product_id: product_from_metadata(dict(metadata))
+            for product_id, metadata in zip(found["ids"], found["metadatas"] or [], strict=True)
+        }
 
 
 class Catalog:
@@ -208,6 +216,9 @@ class Catalog:
 
     async def get(self, product_id: str) -> Product | None:
         return await asyncio.to_thread(self.store.get, product_id)
+
+    async def get_many(self, product_ids: Sequence[str]) -> dict[str, Product]:
+        return await asyncio.to_thread(self.store.get_many, product_ids)
 
     async def count(self) -> int:
         return await asyncio.to_thread(self.store.count)
