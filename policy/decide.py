@@ -19,7 +19,12 @@ from policy.eligibility import Action, Reason, ReasonCode, Verdict, evaluate
 from policy.guardrails import Guardrails
 from policy.local_time import customer_zone
 from policy.messages import program_text
-from policy.next_best_action import BetaPrior, choose_channel, choose_send_time
+from policy.next_best_action import (
+    BetaPrior,
+    SendTimeChoice,
+    choose_channel,
+    choose_send_time,
+)
 from policy.products import NoProductLookup, ProductLookup, with_purchase_categories
 from profile_store.models import Channel, ConsentPurpose, Decision, new_id
 from profile_store.trait_store import load_traits
@@ -158,7 +163,17 @@ async def decide(
     verdict = eligible[choice.channel]
     zone = customer_zone(ctx.timezone, ctx.phone, rules.quiet_hours.default_timezone)
     earliest = max(now, verdict.retry_at or now)
-    timing = choose_send_time(hours, zone, rules.quiet_hours, earliest)
+    if requested:
+        # The shopper chose the moment ("remind me tomorrow at 10"); only a rule that blocks
+        # now (their own quiet hours) moves it.
+        timing = SendTimeChoice(
+            send_at=earliest,
+            local_hour=earliest.astimezone(zone).hour,
+            score=1.0,
+            reason="when the shopper asked for it",
+        )
+    else:
+        timing = choose_send_time(hours, zone, rules.quiet_hours, earliest)
     details.update(
         scores=[s.model_dump(mode="json") for s in choice.scores],
         send_time=timing.model_dump(mode="json"),

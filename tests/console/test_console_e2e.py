@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,10 +15,12 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from app.admin_tokens import Role, create_token
 from profile_store import clock
+from profile_store.clock import ShiftedClock
 from profile_store.database import transaction
 from tests.agent.test_agent_actions import Chat
 from tests.channels.conftest import Shop
 from tests.channels.test_inbound_pipeline import CHAT_ID, tg_text
+from tests.conftest import TEST_START
 from tests.fake_providers.server import serve
 
 CHROMIUM = Path(os.environ.get("CHATCOMMERCE_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -65,9 +67,12 @@ async def console(shop: Shop, browser: Browser) -> AsyncIterator[Page]:
         await page.close()
 
 
+@pytest.mark.parametrize("hour", [time(15, 0), time(22, 30), time(3, 0)], ids=str)
 async def test_a_frequency_cap_changed_in_the_console_holds_for_the_next_decision(
-    shop: Shop, console: Page
+    shop: Shop, console: Page, test_clock: ShiftedClock, hour: time
 ) -> None:
+    # At any hour of the day (the demo's quiet hours are 21:00-09:00 UTC).
+    test_clock.set(datetime.combine(TEST_START.date(), hour, UTC))
     # Ann has opted in to marketing on Telegram and leaves a cart.
     now = clock.now()
     who = {"telegram_id": str(CHAT_ID)}

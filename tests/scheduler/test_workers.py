@@ -6,14 +6,16 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from policy.guardrails import load_guardrails
+from profile_store import clock
+from profile_store.clock import ShiftedClock
 from profile_store.models import Consent, Customer, Identity, ScheduledSend
 from scheduler.dispatch import DispatchResult, OutboundSend
-from scheduler.embedded import EmbeddedScheduler
+from scheduler.embedded import SENDS, EmbeddedScheduler
 
 NOW = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)  # 10:00 in New York
 
@@ -113,3 +115,47 @@ async def test_two_workers_send_each_due_send_once(
     assert sum(handled) == 300
     assert all(h > 0 for h in handled)  # both took part
     assert len(counts) == 300 and set(counts.values()) == {1}
+
+
+class SlowProvider:
+    """A provider that takes longer to answer than a worker's lease lasts."""
+
+    def __init__(self, counts: Counter[str], seconds: float) -> None:
+        self.counts = counts
+        self.seconds = seconds
+
+    async def dispatch(self, send: OutboundSend) -> DispatchResult:
+        self.counts[send.send_id] += 1
+        await asyncio.sleep(self.seconds)
+        return DispatchResult(ok=True, provider_message_id=send.send_id)
+
+
+async def test_a_provider_slower_than_the_lease_still_gets_each_send_once(
+    sessions: async_sessionmaker[AsyncSession], test_clock: ShiftedClock
+) -> None:
+    test_clock.set(NOW)
+    await seed(sessions, 24)
+    counts: Counter[str] = Counter()
+    rules = load_guardrails()
+    lease = timedelta(seconds=0.4)
+    workers = [
+        EmbeddedScheduler(
+            sessions, SlowProvider(counts, 1.0), lambda: rules, lease=lease, concurrency=8
+        )
+        for _ in range(2)
+    ]
+
+    async def keep_polling(worker: EmbeddedScheduler) -> None:
+        # Like a deployed worker: poll on the clock while the other one's waves are in flight.
+        while sum(counts.values()) < 24:
+            await worker.send_due(clock.now())
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(asyncio.gather(*(keep_polling(w) for w in workers)), 60)
+    await asyncio.sleep(1.5)  # a lease lost mid-wave would show up as a second round
+    await asyncio.gather(*(w.send_due(clock.now()) for w in workers))
+    assert len(counts) == 24 and set(counts.values()) == {1}
+    async with sessions() as session:
+        conn = await session.connection()
+        rows = (await conn.execute(select(SENDS.c.status, SENDS.c.lease_token))).all()
+    assert {(row.status, row.lease_token) for row in rows} == {("sent", None)}

@@ -1,0 +1,153 @@
+"""One action from decision to send: what the policy allowed when it decided is judged by the
+same rules, on the same action, when the send is due. One test per program, through the events
+API and the agent's follow-up tool, both databases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+import scheduler.sender
+from policy.eligibility import Action, Verdict
+from policy.watches import FollowUpKind, ProductState, fire_watches
+from profile_store.clock import ShiftedClock
+from profile_store.database import transaction
+from profile_store.models import Channel
+from scheduler.embedded import SENDS
+from tests.scheduler.conftest import Shop
+from tests.scheduler.test_follow_ups import shopper
+from tests.scheduler.test_stories import ANN, ev, opted_in
+from tools.agent_tools.follow_ups import FollowUpRequest, schedule_follow_up
+
+T0 = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)  # a Tuesday, 10:00 in New York
+PHONE = ANN["phone"]
+
+
+@pytest.fixture(autouse=True)
+def _story_starts_at_t0(test_clock: ShiftedClock) -> None:
+    test_clock.set(T0)
+
+
+@pytest.fixture
+def evaluated(monkeypatch: pytest.MonkeyPatch) -> list[Action]:
+    """The actions the scheduler evaluates at send time."""
+    seen: list[Action] = []
+    real: Callable[..., Verdict] = scheduler.sender.evaluate
+
+    def spy(ctx: Any, action: Action, *args: Any) -> Verdict:
+        seen.append(action)
+        return real(ctx, action, *args)
+
+    monkeypatch.setattr(scheduler.sender, "evaluate", spy)
+    return seen
+
+
+def order(t: datetime, product_id: str, order_id: str = "o-1") -> dict[str, Any]:
+    return ev(
+        "order_completed",
+        ANN,
+        t,
+        order_id=order_id,
+        total=100.0,
+        currency="USD",
+        items=[{"product_id": product_id, "quantity": 1, "price": 100.0}],
+    )
+
+
+async def a_cart(shop: Shop) -> datetime:
+    await shop.post(ev("added_to_cart", ANN, T0, product_id="boot-1", price=120.0, currency="USD"))
+    return T0 + timedelta(minutes=31)
+
+
+async def a_view(shop: Shop) -> datetime:
+    await shop.post(ev("product_viewed", ANN, T0, product_id="boot-1"))
+    return T0 + timedelta(hours=2, minutes=1)
+
+
+async def an_order(shop: Shop) -> datetime:
+    await shop.post(order(T0, "boot-1"))
+    return T0 + timedelta(days=3, hours=1)
+
+
+async def a_long_silence(shop: Shop) -> datetime:
+    # The last sign of life was 60 days ago (sent now, as a backfill would: it arms nothing
+    # itself, but the win-back sweep finds the silence).
+    await shop.post(ev("product_viewed", ANN, T0 - timedelta(days=60, hours=1), product_id="x"))
+    return T0 + timedelta(minutes=1)
+
+
+async def a_reminder(shop: Shop) -> datetime:
+    who, services = await shopper(shop)
+    request = FollowUpRequest(kind=FollowUpKind.REMINDER, when=T0 + timedelta(days=1))
+    await schedule_follow_up(
+        services, who, request.model_copy(update={"product_ids": ["boot-1"]}), T0
+    )
+    return T0 + timedelta(days=1, minutes=1)
+
+
+def a_watch(kind: FollowUpKind, state: ProductState) -> Callable[[Shop], Any]:
+    async def arm(shop: Shop) -> datetime:
+        who, services = await shopper(shop)
+        request = FollowUpRequest(
+            kind=kind,
+            product_ids=["boot-1"],
+            below_price=100 if kind is FollowUpKind.PRICE_DROP else None,
+        )
+        await schedule_follow_up(services, who, request, T0)
+        async with transaction(shop.container.sessions) as session:
+            assert await fire_watches(session, [state], T0 + timedelta(hours=1)) == 1
+        return T0 + timedelta(hours=1, minutes=1)
+
+    return arm
+
+
+PROGRAMS: dict[str, Callable[[Shop], Any]] = {
+    "cart_abandoned": a_cart,
+    "browse_abandoned": a_view,
+    "post_purchase": an_order,
+    "win_back": a_long_silence,
+    "reminder": a_reminder,
+    "back_in_stock": a_watch(
+        FollowUpKind.BACK_IN_STOCK, ProductState(product_id="boot-1", price=120, in_stock=True)
+    ),
+    "price_drop": a_watch(
+        FollowUpKind.PRICE_DROP, ProductState(product_id="boot-1", price=90, in_stock=True)
+    ),
+}
+
+
+@pytest.mark.parametrize("program", sorted(PROGRAMS))
+async def test_the_action_decided_is_the_action_evaluated_at_send_time(
+    shop: Shop, evaluated: list[Action], program: str
+) -> None:
+    # For win-back, consent given long ago: a consent is a sign of life too.
+    consented = T0 - timedelta(days=62 if program == "win_back" else 1)
+    await shop.post(*opted_in(ANN, consented, "telegram"))
+    due = await PROGRAMS[program](shop)
+    await shop.run(due)
+    await shop.run(due + timedelta(hours=12))  # whatever hour the scheduler picked
+    decision = next(d for d in await shop.decisions(PHONE) if d["action"] == "send_message")
+    assert (decision["program"], decision["verdict"]) == (program, "scheduled")
+    decided = Action.model_validate(decision["details"]["action"])
+    async with shop.container.sessions() as session:
+        conn = await session.connection()
+        send = (await conn.execute(select(SENDS).where(SENDS.c.program == program))).one()
+    assert Action.model_validate(send.action) == decided
+    assert evaluated == [decided]
+    assert send.status == "sent"
+    assert [s.channel for s in shop.outbox.sent] == [Channel.TELEGRAM]
+
+
+async def test_a_reminder_asked_for_still_comes_after_the_product_is_bought(
+    shop: Shop, evaluated: list[Action]
+) -> None:
+    due = await a_reminder(shop)
+    await shop.post(order(T0 + timedelta(hours=2), "boot-1"))
+    await shop.run(due)
+    assert len(shop.outbox.sent) == 1  # a service message the shopper wanted, not a promotion
+    assert evaluated[0].promotion is False
