@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 import scheduler.sender
-from policy.eligibility import Action, Verdict
+from policy.eligibility import Action, Verdict, evaluate
 from policy.watches import FollowUpKind, ProductState, fire_watches
 from profile_store.clock import ShiftedClock
 from profile_store.database import transaction
@@ -37,7 +37,7 @@ def _story_starts_at_t0(test_clock: ShiftedClock) -> None:
 def evaluated(monkeypatch: pytest.MonkeyPatch) -> list[Action]:
     """The actions the scheduler evaluates at send time."""
     seen: list[Action] = []
-    real: Callable[..., Verdict] = scheduler.sender.evaluate
+    real: Callable[..., Verdict] = evaluate
 
     def spy(ctx: Any, action: Action, *args: Any) -> Verdict:
         seen.append(action)
