@@ -61,9 +61,11 @@ def worker() -> None:
 
     Run API processes with CHATCOMMERCE_RUN_WORKERS=false and as many of these as needed:
     timers, sends and conversations are claimed with locks or leases, so workers on
-    several machines never take the same item.
+    several machines never take the same item. SIGTERM (what process managers send) or Ctrl+C
+    stops it gracefully: nothing new is claimed, and what is in hand is finished first.
     """
     import asyncio
+    import signal
 
     from app.container import Container
     from app.write_key import resolve_write_key
@@ -73,17 +75,20 @@ def worker() -> None:
     async def run() -> None:
         container = Container.build(settings, resolve_write_key(settings)[0])
         await container.load_guardrails()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
         container.start(background=True)
         typer.echo(f"Worker running ({settings.scheduler} scheduler); Ctrl+C stops it.")
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
+            typer.echo("Stopping: finishing the work in hand.")
         finally:
             await container.close()
 
-    try:
-        asyncio.run(run())
-    except KeyboardInterrupt:
-        typer.echo("Worker stopped.")
+    asyncio.run(run())
+    typer.echo("Worker stopped.")
 
 
 @db_cli.command("upgrade")

@@ -6,6 +6,7 @@ Failures are scripted per method, the way Telegram reports them: HTTP status, ``
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -45,6 +46,8 @@ class FakeTelegramApi:
     calls: list[TelegramCall] = field(default_factory=list)
     _failures: dict[str, deque[_Failure]] = field(default_factory=lambda: defaultdict(deque))
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+    delay: float = 0.0
+    """Seconds each send takes to be answered, like a slow or distant API."""
 
     def __post_init__(self) -> None:
         self.app = Starlette(
@@ -78,6 +81,8 @@ class FakeTelegramApi:
                 params |= {k: v for k, v in form.items() if isinstance(v, str)}
         call = TelegramCall(token=token, method=method, params=params)
         self.calls.append(call)
+        if self.delay and method in ("sendMessage", "sendPhoto"):
+            await asyncio.sleep(self.delay)
         if self._failures[method]:
             failure = self._failures[method].popleft()
             call.failed = True

@@ -32,7 +32,11 @@ class SlowDispatcher:
         return DispatchResult(ok=True, provider_message_id=send.send_id)
 
 
-async def seed(sessions: async_sessionmaker[AsyncSession], n: int) -> None:
+async def seed(sessions: async_sessionmaker[AsyncSession], n: int, *, channel: str = "sms") -> None:
+    """``n`` customers with one due send each: marketing SMS to New York numbers, or on
+    Telegram a service message (which no quiet hours hold back, whatever the real hour: a
+    worker process runs on the wall clock)."""
+    kind, purpose = ("phone", "marketing") if channel == "sms" else ("telegram_id", "transactional")
     async with sessions() as session, session.begin():
         conn = await session.connection()
         ids = [f"cus_{i:04d}" for i in range(n)]
@@ -48,8 +52,8 @@ async def seed(sessions: async_sessionmaker[AsyncSession], n: int) -> None:
             [
                 {
                     "customer_id": c,
-                    "kind": "phone",
-                    "value": f"+1212555{i:04d}",
+                    "kind": kind,
+                    "value": f"+1212555{i:04d}" if kind == "phone" else str(7000 + i),
                     "verified": True,
                     "created_at": NOW,
                 }
@@ -61,7 +65,7 @@ async def seed(sessions: async_sessionmaker[AsyncSession], n: int) -> None:
             [
                 {
                     "customer_id": c,
-                    "channel": "sms",
+                    "channel": channel,
                     "purpose": "marketing",
                     "status": "granted",
                     "source": "test",
@@ -78,8 +82,8 @@ async def seed(sessions: async_sessionmaker[AsyncSession], n: int) -> None:
                     "id": f"snd_{c}",
                     "idempotency_key": f"k:{c}",
                     "customer_id": c,
-                    "channel": "sms",
-                    "purpose": "marketing",
+                    "channel": channel,
+                    "purpose": purpose,
                     "program": "price_drop",
                     "product_ids": [],
                     "payload": {"text": "hi"},
