@@ -22,6 +22,8 @@ class ConversationSummary(BaseModel):
     last_inbound_at: datetime | None
     last_text: str | None
     messages: int
+    attention: str | None = None  # why a person should look (the bot could not answer)
+    attention_at: datetime | None = None
 
 
 class MessageView(BaseModel):
@@ -41,9 +43,14 @@ class ConversationThread(BaseModel):
 
 
 async def list_conversations(
-    session: AsyncSession, *, owner: str | None = None, limit: int = 50
+    session: AsyncSession,
+    *,
+    owner: str | None = None,
+    attention: bool | None = None,
+    limit: int = 50,
 ) -> list[ConversationSummary]:
-    """Most recently active first; three queries whatever the page size."""
+    """Most recently active first; three queries whatever the page size. ``attention``: only
+    the ones flagged for a person (True) or not flagged (False)."""
     conn = await session.connection()
     query = (
         select(CONVERSATIONS)
@@ -52,14 +59,23 @@ async def list_conversations(
     )
     if owner is not None:
         query = query.where(CONVERSATIONS.c.owner == owner)
+    if attention is not None:
+        flagged = CONVERSATIONS.c.attention.is_not(None)
+        query = query.where(flagged if attention else ~flagged)
     rows = (await conn.execute(query)).all()
     stats = await _message_stats(conn, [row.id for row in rows])
     return [_summary(row, *stats.get(row.id, (0, None))) for row in rows]
 
 
-async def count_conversations(session: AsyncSession, *, owner: str) -> int:
+async def count_conversations(
+    session: AsyncSession, *, owner: str | None = None, attention: bool = False
+) -> int:
     conn = await session.connection()
-    query = select(func.count()).select_from(CONVERSATIONS).where(CONVERSATIONS.c.owner == owner)
+    query = select(func.count()).select_from(CONVERSATIONS)
+    if owner is not None:
+        query = query.where(CONVERSATIONS.c.owner == owner)
+    if attention:
+        query = query.where(CONVERSATIONS.c.attention.is_not(None))
     return int(await conn.scalar(query) or 0)
 
 
@@ -136,4 +152,6 @@ def _summary(row: Any, messages: int, last_text: str | None) -> ConversationSumm
         last_inbound_at=row.last_inbound_at,
         last_text=last_text,
         messages=messages,
+        attention=row.attention,
+        attention_at=row.attention_at,
     )

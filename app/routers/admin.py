@@ -147,10 +147,13 @@ async def conversations(
     container: ContainerDep,
     who: Marketer,
     owner: Annotated[Owner | None, Query(description="only bot- or human-owned ones")] = None,
+    attention: Annotated[
+        bool | None, Query(description="only the ones flagged for a person (true) or not")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Any:
     async with container.readers() as session:
-        return await list_conversations(session, owner=owner, limit=limit)
+        return await list_conversations(session, owner=owner, attention=attention, limit=limit)
 
 
 @router.get(

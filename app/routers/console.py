@@ -134,6 +134,7 @@ async def home(request: Request) -> HTMLResponse:
     async with container.readers() as session:
         pending = await list_approvals(session, "pending")
         human_owned = await count_conversations(session, owner="human")
+        flagged = await count_conversations(session, attention=True)
     tools = container.guardrails.agent.tools
     return _page(
         request,
@@ -143,6 +144,7 @@ async def home(request: Request) -> HTMLResponse:
         "Today",
         pending=len(pending),
         human_owned=human_owned,
+        flagged=flagged,
         version=container.guardrails_version,
         tools_on=len(tools.enabled()),
         tools_total=len(AgentTools.model_fields),
@@ -260,11 +262,13 @@ async def decide_approval(approval_id: str, request: Request) -> RedirectRespons
 
 @router.get("/conversations", response_class=HTMLResponse)
 async def conversations_page(
-    request: Request, owner: Annotated[Owner | None, Query()] = None
+    request: Request,
+    owner: Annotated[Owner | None, Query()] = None,
+    attention: Annotated[bool | None, Query()] = None,
 ) -> HTMLResponse:
     who, csrf = await signed_in(request)
     async with _container(request).readers() as session:
-        found = await list_conversations(session, owner=owner, limit=100)
+        found = await list_conversations(session, owner=owner, attention=attention, limit=100)
     return _page(request, "conversations.html", who, csrf, "Conversations", conversations=found)
 
 

@@ -51,3 +51,31 @@ async def test_take_over_reply_as_a_person_and_release(shop: Shop) -> None:
     assert audit[-1]["before"] == {"owner": "bot"} and audit[-1]["after"] == {"owner": "human"}
     missing = await shop.http.get("/admin/v1/conversations/cnv_nope", headers=admin)
     assert missing.status_code == 404
+
+
+class BrokenHandler:
+    """A model endpoint that is down: every turn fails."""
+
+    async def handle(self, turn: object) -> list[object]:
+        raise ConnectionError("model endpoint unreachable")
+
+
+async def test_a_conversation_the_bot_could_not_answer_is_flagged_until_a_person_takes_it(
+    shop: Shop,
+) -> None:
+    admin = await admin_headers(shop.container, name="maria")
+    worker = shop.container.conversations
+    worker.handler = BrokenHandler()  # type: ignore[assignment]
+    worker.config = worker.config.model_copy(update={"retry_delays": []})  # one try only
+    await shop.telegram_update(tg_text(1, "where is my parcel?"))
+    await shop.work()
+    flagged = (
+        await shop.http.get("/admin/v1/conversations", params={"attention": "true"}, headers=admin)
+    ).json()
+    (summary,) = flagged
+    assert "could not answer" in summary["attention"] and "unreachable" in summary["attention"]
+    await shop.http.post(f"/admin/v1/conversations/{summary['id']}/takeover", headers=admin)
+    after = (
+        await shop.http.get("/admin/v1/conversations", params={"attention": "true"}, headers=admin)
+    ).json()
+    assert after == []
