@@ -192,39 +192,61 @@ async def process_sends(
             log.exception("send.dispatch_error", send_id=outbound.send_id)
             return DispatchResult(ok=False, error=f"{type(exc).__name__}: {exc}")
 
-    # Outcomes are committed after each wave of ``concurrency`` sends: a worker killed
-    # mid-batch sends again at most the one wave it had handed over but not recorded.
-    statuses: dict[str, str] = {}
+    # Up to ``concurrency`` sends are on the wire at once, and each outcome is committed as
+    # soon as it comes back (those that finish together share a commit): a worker killed
+    # mid-batch can send again only what was on the wire at that instant.
     lost: set[Any] = set()
     heartbeat = Heartbeat(sessions, SENDS, token, lease, on_lost=lost.update)
     heartbeat.add(row.id for row, _, _ in ready)
+    statuses: dict[str, str] = {}
+    waiting = list(reversed(ready))
+    in_flight: dict[asyncio.Task[DispatchResult], tuple[Any, OutboundSend, list[Any]]] = {}
     async with heartbeat:
-        for start in range(0, len(ready), concurrency):
-            wave = [item for item in ready[start : start + concurrency] if item[0].id not in lost]
-            results = await asyncio.gather(*(dispatch(outbound) for _, outbound, _ in wave))
-            async with transaction(sessions) as session:
-                conn = await session.connection()
-                # Lock what is still ours; a send another worker took over is its to record.
-                held = set(
-                    (
-                        await conn.execute(
-                            select(SENDS.c.id)
-                            .where(
-                                SENDS.c.id.in_([row.id for row, _, _ in wave]),
-                                SENDS.c.lease_token == token,
-                            )
-                            .with_for_update()
-                        )
-                    ).scalars()
+        while waiting or in_flight:
+            while waiting and len(in_flight) < concurrency:
+                item = waiting.pop()
+                if item[0].id not in lost:
+                    in_flight[asyncio.create_task(dispatch(item[1]))] = item
+            if not in_flight:
+                break
+            await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            finished = [task for task in in_flight if task.done()]
+            done = [(in_flight.pop(task), task.result()) for task in finished]
+            statuses |= await _settle(sessions, done, token, now)
+            heartbeat.discard(row.id for (row, _, _), _ in done)
+    return statuses
+
+
+async def _settle(
+    sessions: async_sessionmaker[AsyncSession],
+    done: list[tuple[tuple[Any, OutboundSend, list[Any]], DispatchResult]],
+    token: str,
+    now: datetime,
+) -> dict[str, str]:
+    """Record what the provider said for these sends, where they are still ours."""
+    statuses: dict[str, str] = {}
+    async with transaction(sessions) as session:
+        conn = await session.connection()
+        # Lock what is still ours; a send another worker took over is its to record.
+        held = set(
+            (
+                await conn.execute(
+                    select(SENDS.c.id)
+                    .where(
+                        SENDS.c.id.in_([row.id for (row, _, _), _ in done]),
+                        SENDS.c.lease_token == token,
+                    )
+                    .with_for_update()
                 )
-                outcomes = _Outcomes(now, token)
-                for (row, outbound, reasons), result in zip(wave, results, strict=True):
-                    if row.id in held:
-                        statuses[row.id] = _record(outcomes, row, outbound, reasons, result, now)
-                    else:
-                        log.warning("send.lease_lost", send_id=row.id, ok=result.ok)
-                await outcomes.write(session)
-            heartbeat.discard(row.id for row, _, _ in wave)
+            ).scalars()
+        )
+        outcomes = _Outcomes(now, token)
+        for (row, outbound, reasons), result in done:
+            if row.id in held:
+                statuses[row.id] = _record(outcomes, row, outbound, reasons, result, now)
+            else:
+                log.warning("send.lease_lost", send_id=row.id, ok=result.ok)
+        await outcomes.write(session)
     return statuses
 
 
