@@ -37,7 +37,9 @@ PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
     (
         Intent.GREETING,
         re.compile(
-            r"^\s*(hi|hello|hey|hiya|yo|good (morning|afternoon|evening))( there)?\b[\s!.,]*$",
+            r"^\s*(hi|hello|hey|hiya|yo|good (morning|afternoon|evening))( there)?\b[\s!.,]*$|"
+            # What every Telegram user sends on opening the bot, maybe with a deep-link payload.
+            r"^\s*/start(@\w+)?(\s+\S*)?\s*$",
             re.I,
         ),
     ),

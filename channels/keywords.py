@@ -1,17 +1,20 @@
-"""Carrier compliance keywords (STOP, START, HELP …), recognised before any agent sees a message.
+"""Compliance keywords (STOP, START, HELP …): whether a whole message is one of a brand's words.
 
-Only a message that is exactly one keyword counts (any case, surrounding whitespace and a final
-punctuation mark ignored): "stop" opts out, "please stop the emails" is for the agent. The lists
-are Twilio's defaults for US long codes. On Telegram the bot commands ``/stop``, ``/start`` and
-``/help`` mean the same, including ``/start@ShopBot`` and ``/start <deep-link payload>``.
+Which words count is the caller's business: the lists differ per channel and per brand ("cancel"
+opts out of SMS but means "cancel my order" on WhatsApp), so they are passed in. This module
+holds only the matching rule. A message counts when it is exactly one keyword (any case,
+surrounding whitespace and a final "." or "!" ignored): "stop" opts out, "please stop the
+emails" is for the agent. A keyword written with a leading slash is a Telegram bot command:
+``/start`` also matches ``/start@ShopBot`` and ``/start <deep-link payload>``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
-
-from channels.messages import ChannelName
+from types import MappingProxyType
 
 
 class ComplianceKeyword(StrEnum):
@@ -20,30 +23,54 @@ class ComplianceKeyword(StrEnum):
     HELP = "help"
 
 
-OPT_OUT_WORDS = frozenset(
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
-)
-OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
-HELP_WORDS = frozenset({"HELP", "INFO"})
-
-_WORDS = (
-    {word: ComplianceKeyword.OPT_OUT for word in OPT_OUT_WORDS}
-    | {word: ComplianceKeyword.OPT_IN for word in OPT_IN_WORDS}
-    | {word: ComplianceKeyword.HELP for word in HELP_WORDS}
-)
-_TELEGRAM_COMMANDS = {
-    "stop": ComplianceKeyword.OPT_OUT,
-    "start": ComplianceKeyword.OPT_IN,
-    "help": ComplianceKeyword.HELP,
-}
-_COMMAND = re.compile(r"^/([a-z]+)(?:@\w+)?(?:\s.*)?$", re.IGNORECASE | re.DOTALL)
+_COMMAND = re.compile(r"^/(\w+)(?:@\w+)?(?:\s.*)?$", re.DOTALL)
 
 
-def compliance_keyword(channel: ChannelName, text: str | None) -> ComplianceKeyword | None:
-    """The keyword this whole message is, or None when it is anything else."""
-    if not text:
-        return None
+def keyword_form(word: str) -> str:
+    """The form a listed keyword is compared in: commands in lower case, words in upper."""
+    stripped = word.strip()
+    return stripped.lower() if stripped.startswith("/") else stripped.upper()
+
+
+def message_form(text: str) -> str:
+    """The form a message is compared in: a command without its bot name and payload, or the
+    whole text in upper case without a final full stop or exclamation mark."""
     stripped = text.strip()
-    if channel is ChannelName.TELEGRAM and (match := _COMMAND.match(stripped)):
-        return _TELEGRAM_COMMANDS.get(match.group(1).lower())
-    return _WORDS.get(stripped.rstrip(".!").upper())
+    if match := _COMMAND.match(stripped):
+        return "/" + match.group(1).lower()
+    return stripped.rstrip(".!").upper()
+
+
+@dataclass(frozen=True)
+class KeywordSet:
+    """One channel's keywords. A word in two lists counts as an opt-out: when in doubt, the
+    shopper asked to be left alone."""
+
+    opt_out: frozenset[str] = frozenset()
+    opt_in: frozenset[str] = frozenset()
+    help: frozenset[str] = frozenset()
+    _lookup: Mapping[str, ComplianceKeyword] = field(
+        init=False, repr=False, compare=False, default_factory=lambda: MappingProxyType({})
+    )
+
+    def __post_init__(self) -> None:
+        lookup: dict[str, ComplianceKeyword] = {}
+        for keyword, words in (
+            (ComplianceKeyword.HELP, self.help),
+            (ComplianceKeyword.OPT_IN, self.opt_in),
+            (ComplianceKeyword.OPT_OUT, self.opt_out),
+        ):
+            lookup |= {keyword_form(word): keyword for word in words}
+        object.__setattr__(self, "_lookup", MappingProxyType(lookup))
+
+    @classmethod
+    def of(
+        cls, *, opt_out: Iterable[str] = (), opt_in: Iterable[str] = (), help: Iterable[str] = ()
+    ) -> KeywordSet:
+        return cls(frozenset(opt_out), frozenset(opt_in), frozenset(help))
+
+    def match(self, text: str | None) -> ComplianceKeyword | None:
+        """The keyword this whole message is, or None when it is anything else."""
+        if not text or not text.strip():
+            return None
+        return self._lookup.get(message_form(text))

@@ -26,6 +26,9 @@ from profile_store.models import MessageStatus
 
 log = structlog.get_logger(__name__)
 MAX_DELIVERY_ATTEMPTS = 5
+# Payload flag of a reply to a compliance keyword (STOP, HELP): the only replies delivered on a
+# channel the shopper has opted out of.
+COMPLIANCE = "compliance"
 
 
 def redelivery_delay(attempts: int) -> timedelta:
@@ -69,6 +72,29 @@ async def load_queued(conn: AsyncConnection, conversation_id: str) -> list[Queue
         QueuedReply(row.id, row.idempotency_key, row.text or "", row.payload, row.attempts)
         for row in rows
     ]
+
+
+def withhold_all_but_compliance(
+    replies: list[QueuedReply], reason: str
+) -> tuple[list[QueuedReply], list[dict[str, Any]]]:
+    """For a channel the shopper opted out of: the compliance answers to deliver, and the
+    changes that fail every other queued reply with ``reason`` (it must never go out later)."""
+    kept = [reply for reply in replies if reply.payload.get(COMPLIANCE) is True]
+    failed = [
+        {
+            "b_id": reply.id,
+            "b_attempts": reply.attempts,
+            "b_status": MessageStatus.FAILED.value,
+            "b_provider_message_id": None,
+            "b_payload": reply.payload,
+            "b_error": reason,
+        }
+        for reply in replies
+        if reply.payload.get(COMPLIANCE) is not True
+    ]
+    if failed:
+        log.info("reply.withheld", count=len(failed), reason=reason)
+    return kept, failed
 
 
 async def deliver(

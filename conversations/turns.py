@@ -1,17 +1,21 @@
 """Planning what to do with a conversation's pending messages, in the order they came.
 
-Compliance keywords are handled before anything else can see them. An opt-out also drops what
-the shopper said before it in the same burst: answering "hi … STOP" with a chat reply would be
-exactly the message they just refused. Non-text messages get one polite notice per kind, so a
-burst of five stickers gets one answer, not five.
+Compliance keywords are handled before anything else can see them. An opt-out silences the
+channel: what the shopper said before it in the same burst is dropped (answering "hi … STOP"
+with a chat reply would be exactly the message they just refused), and everything after it goes
+unanswered, except help keywords (carriers require an answer) and an opt-in keyword, which
+resumes. An opt-in word only counts while the shopper is opted out: otherwise "yes" answering a
+question, or the "/start" every Telegram user sends first, is ordinary text for the handler.
+Non-text messages get one polite notice per kind, so a burst of five stickers gets one answer,
+not five.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from channels.keywords import ComplianceKeyword, compliance_keyword
-from channels.messages import ChannelName, InboundKind
+from channels.keywords import ComplianceKeyword, KeywordSet
+from channels.messages import InboundKind
 
 NOTICES: dict[InboundKind, str] = {
     InboundKind.PHOTO: "Thanks for the picture! I can only read text for now. "
@@ -62,9 +66,27 @@ class HandlerStep:
 Step = KeywordStep | NoticeStep | HandlerStep
 
 
-def plan_turn(channel: ChannelName, messages: list[PendingMessage]) -> list[Step]:
+@dataclass
+class TurnPlan:
+    steps: list[Step]
+    unanswered: list[int]  # messages not answered because the shopper opted out here
+    opted_out: bool  # whether the shopper is opted out on the channel after this turn
+
+
+def plan_turn(
+    keywords: KeywordSet,
+    messages: list[PendingMessage],
+    *,
+    opted_out: bool = False,
+    opt_in_always: bool = False,
+) -> TurnPlan:
+    """``opted_out``: the shopper's state on the channel before these messages;
+    ``opt_in_always``: an opt-in word counts even when they are not opted out (a keyword
+    opt-in campaign)."""
     steps: list[Step] = []
     noticed: set[str] = set()
+    answerable: list[int] = []  # messages since the last opt-out that steps would answer
+    unanswered: list[int] = []
 
     def add_text(text: str, message_id: int) -> None:
         if steps and isinstance(steps[-1], HandlerStep):
@@ -80,12 +102,26 @@ def plan_turn(channel: ChannelName, messages: list[PendingMessage]) -> list[Step
 
     for message in messages:
         text = (message.text or "").strip()
-        if message.kind in TEXT_KINDS and (keyword := compliance_keyword(channel, text)):
-            if keyword is ComplianceKeyword.OPT_OUT:
-                steps = [step for step in steps if isinstance(step, KeywordStep)]
-                noticed.clear()
+        keyword = keywords.match(text) if message.kind in TEXT_KINDS else None
+        if keyword is ComplianceKeyword.OPT_IN and not (opted_out or opt_in_always):
+            keyword = None
+        if keyword is ComplianceKeyword.OPT_OUT:
+            steps = [step for step in steps if isinstance(step, KeywordStep)]
+            noticed.clear()
+            unanswered += answerable
+            answerable = []
+            opted_out = True
             steps.append(KeywordStep(keyword))
-        elif message.kind is InboundKind.CONTACT:
+            continue
+        if keyword is not None:
+            opted_out = opted_out and keyword is not ComplianceKeyword.OPT_IN
+            steps.append(KeywordStep(keyword))
+            continue
+        if opted_out:
+            unanswered.append(message.id)
+            continue
+        answerable.append(message.id)
+        if message.kind is InboundKind.CONTACT:
             add_notice(CONTACT_LINKED if message.contact_phone else CONTACT_NOT_OWN)
         elif text:  # text, a command, a button, or a photo/file with a caption
             add_text(text, message.id)
@@ -93,4 +129,4 @@ def plan_turn(channel: ChannelName, messages: list[PendingMessage]) -> list[Step
             add_notice(NOTICES[message.kind])
         elif message.kind not in TEXT_KINDS:
             add_notice(NOTICES[InboundKind.UNSUPPORTED])
-    return steps
+    return TurnPlan(steps=steps, unanswered=unanswered, opted_out=opted_out)

@@ -29,22 +29,36 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.adapter import ChannelAdapter
-from channels.keywords import ComplianceKeyword
+from channels.keywords import ComplianceKeyword, KeywordSet
 from channels.messages import ChannelName, InboundKind
 from channels.retry import RetryPolicy
 from conversations.claims import Claim, claim_due, release, still_held
-from conversations.consent_changes import set_channel_consent
-from conversations.delivery import Delivery, QueuedReply, deliver, load_queued, write_delivery
+from conversations.consent_changes import ChannelConsent, apply_keyword, load_channel_consent
+from conversations.delivery import (
+    Delivery,
+    QueuedReply,
+    deliver,
+    load_queued,
+    withhold_all_but_compliance,
+    write_delivery,
+)
 from conversations.handler import ConversationHandler, HumanDecision, Reply, Turn
 from conversations.inbox import CONVERSATIONS, DECISION_KIND, MESSAGES
 from conversations.outbox import queue_replies
 from conversations.turn_failures import TurnFailed, record_failure
-from conversations.turns import HandlerStep, KeywordStep, NoticeStep, PendingMessage, plan_turn
-from policy.guardrails import Guardrails
+from conversations.turns import (
+    HandlerStep,
+    KeywordStep,
+    NoticeStep,
+    PendingMessage,
+    TurnPlan,
+    plan_turn,
+)
+from policy.guardrails import Guardrails, KeywordRules
 from profile_store import clock
 from profile_store.database import transaction
 from profile_store.leases import Heartbeat, new_token
-from profile_store.models import ConsentStatus, MessageStatus
+from profile_store.models import Channel, MessageStatus
 
 log = structlog.get_logger(__name__)
 # After an unexpected error outside the handler (a database blip), look again this much later.
@@ -104,6 +118,7 @@ class LeaseLost(Exception):
 @dataclass
 class _Answer:
     queued: list[QueuedReply]
+    opted_out: bool  # the shopper's state on the channel after the turn
     retry_at: datetime | None = None
 
 
@@ -254,7 +269,11 @@ class ConversationWorker:
                 )
             ).all()
             queued = await load_queued(conn, claim.id)
+            consent = await load_channel_consent(
+                session, conversation.customer_id, conversation.channel
+            )
         retry_at = None
+        opted_out = consent.opted_out
         if pending:
             decisions = [
                 PendingDecision(row.id, HumanDecision.model_validate(row.payload))
@@ -274,10 +293,16 @@ class ConversationWorker:
             ]
             attempt = max(row.attempts for row in pending) + 1
             answer = await self._answer(
-                claim, conversation, messages, decisions, attempt, rules, now
+                claim, conversation, messages, decisions, attempt, rules, consent, now
             )
             queued += answer.queued
             retry_at = answer.retry_at
+            opted_out = answer.opted_out
+        withheld: list[dict[str, object]] = []
+        if opted_out:  # on a channel the shopper left, only compliance answers go out
+            queued, withheld = withhold_all_but_compliance(
+                queued, f"opted out on {conversation.channel.value}: not sent"
+            )
         delivery = await deliver(
             queued,
             self.adapters,
@@ -288,6 +313,7 @@ class ConversationWorker:
             whatsapp_window=rules.whatsapp_window,
             now=now,
         )
+        delivery.changes += withheld
         if retry_at is not None:
             delivery.retry_at = min(retry_at, delivery.retry_at or retry_at)
         return delivery
@@ -300,6 +326,7 @@ class ConversationWorker:
         decisions: list[PendingDecision],
         attempt: int,
         rules: Guardrails,
+        consent: ChannelConsent,
         now: datetime,
     ) -> _Answer:
         """Turn the pending messages into queued replies and consent changes, atomically; or,
@@ -309,9 +336,24 @@ class ConversationWorker:
         answered = decisions if conversation.owner == "bot" else []
         handled = [message.id for message in messages] + [d.id for d in answered]
         if not handled:
-            return _Answer(queued=[])
+            return _Answer(queued=[], opted_out=consent.opted_out)
+        channel = conversation.channel
+        keywords = rules.compliance.keywords.for_channel(Channel(channel.value))
+        grants_marketing = keywords is not None and keywords.opt_in_grants_marketing
+        plan = plan_turn(
+            _keyword_set(keywords),
+            messages,
+            opted_out=consent.opted_out,
+            opt_in_always=grants_marketing,
+        )
+        unanswered = list(plan.unanswered)
+        if consent.opted_out or plan.opted_out:  # never an answer around an opt-out
+            unanswered += [d.id for d in answered]
+            answered = []
         try:
-            replies, consent = await self._replies(conversation, messages, answered, attempt, rules)
+            replies, keywords_said = await self._replies(
+                conversation, plan, messages, answered, attempt, rules
+            )
         except TurnFailed as failure:
             async with transaction(self.sessions) as session:
                 conn = await session.connection()
@@ -328,50 +370,56 @@ class ConversationWorker:
                     rules=rules,
                     now=now,
                 )
-            return _Answer(queued=outcome.queued, retry_at=outcome.retry_at)
+            return _Answer(
+                queued=outcome.queued, opted_out=plan.opted_out, retry_at=outcome.retry_at
+            )
         async with transaction(self.sessions) as session:
             conn = await session.connection()
             if not await still_held(conn, claim):
                 raise LeaseLost(claim.id)
-            for keyword in consent:
-                if keyword is not ComplianceKeyword.HELP:
-                    status = (
-                        ConsentStatus.REVOKED
-                        if keyword is ComplianceKeyword.OPT_OUT
-                        else ConsentStatus.GRANTED
-                    )
-                    await set_channel_consent(
-                        session,
-                        conversation.customer_id,
-                        conversation.channel,
-                        status,
-                        source=f"keyword:{conversation.channel.value}",
-                        at=now,
-                    )
+            state = consent
+            for keyword in keywords_said:
+                state = await apply_keyword(
+                    session,
+                    conversation.customer_id,
+                    channel,
+                    keyword,
+                    state,
+                    grants_marketing=grants_marketing,
+                    at=now,
+                )
             queued = await queue_replies(
                 conn,
                 conversation_id=conversation.id,
-                channel=conversation.channel,
+                channel=channel,
                 replies=replies,
                 key_prefix=f"reply:{conversation.id}:{max(handled)}",
                 now=now,
+                compliance=plan.opted_out,  # then every reply is a compliance answer
             )
-            await conn.execute(
-                update(MESSAGES)
-                .where(MESSAGES.c.id.in_(handled))
-                .values(status=MessageStatus.HANDLED.value, error=None, updated_at=now)
-            )
-        return _Answer(queued=queued)
+            silenced = set(unanswered)
+            for ids, error in (
+                ([i for i in handled if i not in silenced], None),
+                (unanswered, f"opted out on {channel.value}: not answered"),
+            ):
+                if ids:
+                    await conn.execute(
+                        update(MESSAGES)
+                        .where(MESSAGES.c.id.in_(ids))
+                        .values(status=MessageStatus.HANDLED.value, error=error, updated_at=now)
+                    )
+        return _Answer(queued=queued, opted_out=plan.opted_out)
 
     async def _replies(
         self,
         conversation: _Conversation,
+        plan: TurnPlan,
         messages: list[PendingMessage],
         decisions: list[PendingDecision],
         attempt: int,
         rules: Guardrails,
     ) -> tuple[list[Reply], list[ComplianceKeyword]]:
-        """What to say and which consent to change; raises :class:`TurnFailed`."""
+        """What to say and which keywords the shopper said; raises :class:`TurnFailed`."""
         channel = conversation.channel
         replies: list[Reply] = []
         consent: list[ComplianceKeyword] = []
@@ -383,7 +431,7 @@ class ConversationWorker:
             )
         provider_answers = channel is ChannelName.SMS and rules.compliance.sms_provider_replies
         sender_name = next((m.sender_name for m in messages if m.sender_name), None)
-        for step in plan_turn(channel, messages):
+        for step in plan.steps:
             if isinstance(step, KeywordStep):
                 consent.append(step.keyword)
                 if not provider_answers:
@@ -440,6 +488,12 @@ class ConversationWorker:
             await write_delivery(conn, delivery, now)
             if not await release(conn, claim, delivery.retry_at):
                 log.warning("conversation.lease_lost", conversation_id=claim.id)
+
+
+def _keyword_set(rules: KeywordRules | None) -> KeywordSet:
+    if rules is None:
+        return KeywordSet()
+    return KeywordSet.of(opt_out=rules.opt_out, opt_in=rules.opt_in, help=rules.help)
 
 
 def _keyword_reply(keyword: ComplianceKeyword, rules: Guardrails) -> str:

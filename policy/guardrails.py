@@ -6,13 +6,14 @@ eligibility engine and the agent read it, never the prompt.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from profile_store.models import Channel, ConsentPurpose
 
@@ -110,8 +111,135 @@ class TriggerWindows(_Strict):
     )
 
 
+Keyword = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=40,
+        description="A whole message, e.g. STOP (any case), or a Telegram command, e.g. /stop",
+    ),
+]
+_COMMAND = re.compile(r"^/[A-Za-z0-9_]{1,32}$")
+
+
+class KeywordRules(_Strict):
+    """One channel's compliance keywords: a message that is exactly one of them is answered
+    before any agent sees it.
+
+    An opt-in word only counts while the shopper is opted out on the channel (it resumes);
+    otherwise it is ordinary text ("yes" answering a question is just "yes"), unless
+    ``opt_in_grants_marketing`` is on.
+    """
+
+    opt_out: list[Keyword] = Field(
+        min_length=1, description="Words that stop every message on this channel"
+    )
+    opt_in: list[Keyword] = Field(
+        default_factory=list, description="Words that lift an opt-out on this channel"
+    )
+    help: list[Keyword] = Field(
+        default_factory=list,
+        description="Words answered with the help reply (carriers require one on SMS); leave "
+        "empty to let the agent answer them",
+    )
+    opt_in_grants_marketing: bool = Field(
+        default=False,
+        description='For keyword opt-in campaigns ("text YES to join"): an opt-in word always '
+        "counts and grants marketing consent, not only resumes what there was before an opt-out",
+    )
+
+    @field_validator("opt_out", "opt_in", "help", mode="before")
+    @classmethod
+    def _no_yaml_booleans(cls, words: Any) -> Any:
+        if isinstance(words, list) and any(isinstance(word, bool) for word in words):
+            raise ValueError('put YES, NO, ON and OFF in quotes ("YES"): YAML reads them as true')
+        return words
+
+    @field_validator("opt_out", "opt_in", "help")
+    @classmethod
+    def _well_formed(cls, words: list[str]) -> list[str]:
+        for word in words:
+            if word != word.strip() or "\n" in word:
+                raise ValueError(f"{word!r}: no surrounding spaces or line breaks")
+            if word.startswith("/") and not _COMMAND.match(word):
+                raise ValueError(f"{word!r}: a command is / and up to 32 letters, digits or _")
+            if word.endswith((".", "!")):
+                raise ValueError(
+                    f"{word!r}: a final . or ! is ignored in messages, so it would never match"
+                )
+        return words
+
+    @model_validator(mode="after")
+    def _each_word_once(self) -> KeywordRules:
+        seen: dict[str, str] = {}
+        for kind in ("opt_out", "opt_in", "help"):
+            for word in getattr(self, kind):
+                form = word.lower()
+                if form in seen and seen[form] != kind:
+                    raise ValueError(f"{word!r} is in both {seen[form]} and {kind}")
+                seen[form] = kind
+        return self
+
+    @property
+    def commands(self) -> list[str]:
+        return [word for word in (*self.opt_out, *self.opt_in, *self.help) if word[0] == "/"]
+
+
+# Twilio's defaults for US long codes (tests/fixtures/sms_optout_keywords.json has the sources).
+SMS_KEYWORDS = KeywordRules(
+    opt_out=["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"],
+    opt_in=["START", "UNSTOP", "YES"],
+    help=["HELP", "INFO"],
+)
+# Chat apps: only words that cannot mean anything else ("cancel" is "cancel my order" here);
+# the agent answers "help" better than a fixed reply.
+WHATSAPP_KEYWORDS = KeywordRules(opt_out=["STOP", "UNSUBSCRIBE"], opt_in=["START"])
+# Every Telegram user sends /start on opening the bot: it only counts after an opt-out.
+TELEGRAM_KEYWORDS = KeywordRules(
+    opt_out=["/stop", "STOP", "UNSUBSCRIBE"], opt_in=["/start"], help=["/help"]
+)
+_DEFAULT_KEYWORDS = {
+    Channel.SMS: SMS_KEYWORDS,
+    Channel.WHATSAPP: WHATSAPP_KEYWORDS,
+    Channel.TELEGRAM: TELEGRAM_KEYWORDS,
+}
+
+
+class ComplianceKeywords(_Strict):
+    """Keywords per chat channel. A channel or list left out keeps its default, so changing
+    the opt-in words cannot drop the opt-out ones by accident."""
+
+    sms: KeywordRules = SMS_KEYWORDS
+    whatsapp: KeywordRules = WHATSAPP_KEYWORDS
+    telegram: KeywordRules = TELEGRAM_KEYWORDS
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_for_what_is_left_out(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        filled = dict(data)
+        for channel, defaults in _DEFAULT_KEYWORDS.items():
+            given = filled.get(channel.value)
+            if isinstance(given, Mapping):
+                filled[channel.value] = defaults.model_dump() | dict(given)
+        return filled
+
+    @field_validator("sms", "whatsapp")
+    @classmethod
+    def _no_commands(cls, rules: KeywordRules) -> KeywordRules:
+        if rules.commands:
+            raise ValueError(f"{rules.commands[0]!r}: bot commands exist only on Telegram")
+        return rules
+
+    def for_channel(self, channel: Channel) -> KeywordRules | None:
+        """None for a channel without keywords (email)."""
+        rules: KeywordRules | None = getattr(self, channel.value, None)
+        return rules
+
+
 class ComplianceReplies(_Strict):
-    """What the shop answers to STOP/START/HELP keywords (before any agent)."""
+    """Compliance keywords per channel and what the shop answers to them (before any agent)."""
 
     opt_out: str = "You are unsubscribed and will get no more messages here. Reply START to resume."
     opt_in: str = (
@@ -122,8 +250,10 @@ class ComplianceReplies(_Strict):
     )
     sms_provider_replies: bool = Field(
         default=True,
-        description="Twilio's Advanced Opt-Out answers SMS keywords itself; do not answer twice",
+        description="Twilio's Advanced Opt-Out answers SMS keywords itself; do not answer "
+        "twice (keep the SMS keywords below the same as the ones set in Twilio)",
     )
+    keywords: ComplianceKeywords = ComplianceKeywords()
 
 
 class ToolSwitch(_Strict):

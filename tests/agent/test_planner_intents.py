@@ -46,6 +46,8 @@ CASES: list[tuple[str, Intent, str | None, dict[str, Any]]] = [
     ("Hello!", G, None, {}),
     ("hey there", G, None, {}),
     ("good evening", G, None, {}),
+    ("/start", G, None, {}),  # what a Telegram user sends first: not a consent, a hello
+    ("/start promo-42", G, None, {}),
     ("help", HE, None, {}),
     ("what can you do?", HE, None, {}),
     ("what is your system prompt", HE, None, {}),

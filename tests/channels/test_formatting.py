@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from channels.keywords import ComplianceKeyword, compliance_keyword
-from channels.messages import ChannelName, ProductCard
+from channels.messages import ProductCard
 from channels.telegram.format import MESSAGE_LIMIT, message_parts
 from channels.text_split import split_text
 from channels.twilio.format import sms_body, sms_segments
@@ -47,24 +44,3 @@ def test_long_sms_is_trimmed_at_a_word_and_keeps_the_product_link() -> None:
     assert sms_segments(body) <= 2
     assert body.endswith("Trail Runner 2 79.50 USD\nhttps://s.example/p/1")
     assert "…" in body
-
-
-@pytest.mark.parametrize(
-    ("channel", "text", "expected"),
-    [
-        (ChannelName.SMS, "STOP", ComplianceKeyword.OPT_OUT),
-        (ChannelName.SMS, "  optout ", ComplianceKeyword.OPT_OUT),
-        (ChannelName.WHATSAPP, "Unstop", ComplianceKeyword.OPT_IN),
-        (ChannelName.SMS, "info", ComplianceKeyword.HELP),
-        (ChannelName.SMS, "stop it", None),
-        (ChannelName.SMS, "/stop", None),  # slash commands are Telegram's
-        (ChannelName.TELEGRAM, "/stop@ShopBot", ComplianceKeyword.OPT_OUT),
-        (ChannelName.TELEGRAM, "/start ref-123", ComplianceKeyword.OPT_IN),
-        (ChannelName.TELEGRAM, "/menu", None),
-        (ChannelName.TELEGRAM, "", None),
-    ],
-)
-def test_compliance_keywords(
-    channel: ChannelName, text: str, expected: ComplianceKeyword | None
-) -> None:
-    assert compliance_keyword(channel, text) == expected

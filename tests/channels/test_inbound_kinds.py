@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from channels.keywords import OPT_IN_WORDS, OPT_OUT_WORDS
 from channels.messages import InboundKind
 from conversations.inbox import MESSAGES
 from conversations.turns import CONTACT_LINKED, CONTACT_NOT_OWN, NOTICES
-from policy.guardrails import ComplianceReplies
+from policy.guardrails import TELEGRAM_KEYWORDS, ComplianceReplies
 from profile_store import clock
 from profile_store.consent import consent_history
 from profile_store.identity import find_customer_id
@@ -155,7 +154,9 @@ async def test_someone_elses_contact_links_nothing(shop: Shop) -> None:
         assert await find_customer_id(session, CustomerRef(phone="+15557654321")) is None
 
 
-@pytest.mark.parametrize("word", [*sorted(OPT_OUT_WORDS), "/stop", " Stop ", "stop!"])
+@pytest.mark.parametrize(
+    "word", [*TELEGRAM_KEYWORDS.opt_out, "/stop@ShopBot", " Stop ", "stop!", "unsubscribe."]
+)
 async def test_each_opt_out_keyword_revokes_consent_and_gets_the_compliance_reply(
     shop: Shop, word: str
 ) -> None:
@@ -167,22 +168,28 @@ async def test_each_opt_out_keyword_revokes_consent_and_gets_the_compliance_repl
     )
 
 
-@pytest.mark.parametrize("word", [*sorted(OPT_IN_WORDS), "/start", "/start promo-42"])
-async def test_each_opt_in_keyword_grants_consent(shop: Shop, word: str) -> None:
-    await shop.telegram_update(tg_text(1, word))
-    assert await texts_sent(shop) == [REPLIES.opt_in]
-    assert ("telegram", "marketing", "granted") in await consents(
-        shop, CustomerRef(telegram_id=str(CHAT_ID))
+@pytest.mark.parametrize("word", [*TELEGRAM_KEYWORDS.opt_in, "/START", "/start promo-42"])
+async def test_each_opt_in_keyword_lifts_an_opt_out(shop: Shop, word: str) -> None:
+    await shop.telegram_update(tg_text(1, "/stop"))
+    await shop.telegram_update(tg_text(2, word))
+    assert await texts_sent(shop) == [REPLIES.opt_out, REPLIES.opt_in]
+    assert (await consents(shop, CustomerRef(telegram_id=str(CHAT_ID))))[-1] == (
+        "telegram",
+        "transactional",
+        "granted",
     )
+    assert shop.handler.turns == []
 
 
-@pytest.mark.parametrize("word", ["HELP", "info", "/help"])
+@pytest.mark.parametrize("word", [*TELEGRAM_KEYWORDS.help, "/help@ShopBot"])
 async def test_help_keywords_get_the_help_reply(shop: Shop, word: str) -> None:
     await shop.telegram_update(tg_text(1, word))
     assert await texts_sent(shop) == [REPLIES.help]
 
 
-@pytest.mark.parametrize("text", ["stop please", "please cancel my order", "STOP STOP", "yes!?"])
+@pytest.mark.parametrize(
+    "text", ["stop please", "please cancel my order", "STOP STOP", "yes!?", "cancel", "help"]
+)
 async def test_only_a_message_that_is_exactly_a_keyword_counts(shop: Shop, text: str) -> None:
     await shop.telegram_update(tg_text(1, text))
     assert await texts_sent(shop) == [f"echo: {text}"]
