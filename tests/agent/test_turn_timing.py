@@ -158,10 +158,10 @@ async def test_when_every_try_fails_the_shopper_is_told_and_a_person_is_asked(
 
 
 async def test_a_turn_that_times_out_is_tried_again(stack: Stack) -> None:
-    stack.openai.script(Slow(3.0, "too late"), "Here I am.")
+    stack.openai.script(Slow(8.0, "too late"), "Here I am.")
     async with stack.app() as shop:
         worker = shop.container.conversations
-        worker.config = worker.config.model_copy(update={"turn_timeout": timedelta(seconds=0.5)})
+        worker.config = worker.config.model_copy(update={"turn_timeout": timedelta(seconds=3)})
         await shop.telegram_update(tg_text(1, "hi"))
         await worker.run_once()
         assert texts(stack) == [HOLDING]
