@@ -9,7 +9,7 @@ shopper never reads them out of order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -107,7 +107,10 @@ async def deliver(
     last_inbound_at: datetime | None,
     whatsapp_window: timedelta,
     now: datetime,
+    record: Callable[[Delivery], Awaitable[None]] | None = None,
 ) -> Delivery:
+    """``record``: called with each reply's outcome as soon as the provider answers, so a
+    worker killed between two replies does not send the first one again."""
     delivery = Delivery()
     adapter = adapters.get(channel)
     for reply in replies:
@@ -133,6 +136,8 @@ async def deliver(
             )
             result = await send_with_retry(adapter, outbound, retry)
         delivery.retry_at = _outcome(delivery, reply, result, now)
+        if record is not None:
+            await record(Delivery(changes=[delivery.changes.pop()]))
         if delivery.retry_at is not None:
             break
     return delivery

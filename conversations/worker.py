@@ -312,6 +312,7 @@ class ConversationWorker:
             last_inbound_at=conversation.last_inbound_at,
             whatsapp_window=rules.whatsapp_window,
             now=now,
+            record=lambda outcome: self._record_delivery(outcome, now),
         )
         delivery.changes += withheld
         if retry_at is not None:
@@ -478,6 +479,10 @@ class ConversationWorker:
                 exc_info=True,
             )
             raise TurnFailed(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _record_delivery(self, delivery: Delivery, now: datetime) -> None:
+        async with transaction(self.sessions) as session:
+            await write_delivery(await session.connection(), delivery, now)
 
     async def _release(self, claim: Claim, delivery: Delivery, now: datetime) -> None:
         """Record what was delivered and drop the lease, in one transaction. Delivery outcomes
