@@ -41,7 +41,9 @@ class InboundMessage(BaseModel):
 
     channel: ChannelName
     provider_message_id: str = Field(description="Unique per channel; retries repeat it")
-    address: str = Field(description="Where replies go: a chat id or a phone number")
+    address: str = Field(
+        description="Where replies go: a chat id, a phone number or a WhatsApp user id"
+    )
     sender_id: str = Field(description="The shopper's identity on this channel")
     kind: InboundKind
     text: str | None = None
@@ -79,6 +81,17 @@ class StatusUpdate(BaseModel):
     def recipient_unsubscribed(self) -> bool:
         """Twilio error 21610: the recipient replied STOP; treat it as their opt-out."""
         return self.error_code == "21610"
+
+
+class IgnoredStatus(BaseModel):
+    """A provider status that moves nothing: one about a message still arriving to us, or one
+    newer than this code (``known`` is False). It is acknowledged, since an error answer would
+    only make the provider retry and raise alerts, and it is logged."""
+
+    channel: ChannelName
+    provider_message_id: str
+    status: str
+    known: bool
 
 
 class ProductCard(BaseModel):

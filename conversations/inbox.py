@@ -15,11 +15,12 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from channels.messages import ChannelName, InboundKind, InboundMessage
+from channels.messages import InboundKind, InboundMessage
 from conversations.handler import HumanDecision
+from profile_store.addresses import address_identity
 from profile_store.database import insert_ignoring_conflict
 from profile_store.identity import resolve_identity
-from profile_store.models import Conversation, Message, MessageStatus, new_id
+from profile_store.models import Channel, Conversation, Message, MessageStatus, new_id
 from profile_store.schemas import CustomerRef
 
 CONVERSATIONS: Table = Conversation.__table__  # type: ignore[attr-defined]
@@ -48,20 +49,22 @@ class Accepted(BaseModel):
 
 
 def customer_ref(message: InboundMessage, default_region: str) -> CustomerRef:
-    """The identities this message proves: the sender's channel id, plus a phone the shopper
-    shared as their own contact (Telegram checks the contact is the sender's)."""
-    fields: dict[str, str] = {}
-    if message.channel is ChannelName.TELEGRAM:
-        fields["telegram_id"] = message.sender_id
+    """The identities this message proves: the sender's identity on the channel (a phone, or on
+    WhatsApp also WhatsApp's own user id), plus a phone the shopper shared as their own contact
+    (Telegram checks the contact is the sender's)."""
+    try:
+        kind, value = address_identity(
+            Channel(message.channel.value), message.sender_id, default_region
+        )
+        fields = {kind.value: value}
         if message.contact_phone:
             fields["phone"] = message.contact_phone
-    else:
-        fields["phone"] = message.sender_id
-    try:
         return CustomerRef.model_validate(fields, context={"default_region": default_region})
     except ValidationError as exc:
         problems = "; ".join(str(error["msg"]) for error in exc.errors())
         raise InboundRejected(f"sender {message.sender_id!r} is not usable: {problems}") from exc
+    except ValueError as exc:
+        raise InboundRejected(f"sender {message.sender_id!r} is not usable: {exc}") from exc
 
 
 async def accept_inbound(

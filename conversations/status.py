@@ -16,8 +16,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from channels.messages import ChannelName, DeliveryStatus, StatusUpdate
 from conversations.consent_changes import set_channel_consent
 from conversations.inbox import MESSAGES
+from profile_store.addresses import address_identity
 from profile_store.identity import find_customer_id
-from profile_store.models import ConsentStatus
+from profile_store.models import Channel, ConsentStatus
 from profile_store.schemas import CustomerRef
 
 log = structlog.get_logger(__name__)
@@ -72,14 +73,15 @@ async def apply_status(
 
 
 async def _opt_out_recipient(
-    session: AsyncSession, channel: ChannelName, phone: str, now: datetime, default_region: str
+    session: AsyncSession, channel: ChannelName, address: str, now: datetime, default_region: str
 ) -> None:
     try:
-        ref = CustomerRef.model_validate(
-            {"phone": phone}, context={"default_region": default_region}
-        )
+        kind, value = address_identity(Channel(channel.value), address, default_region)
     except ValueError:
         return
+    ref = CustomerRef.model_validate(
+        {kind.value: value}, context={"default_region": default_region}
+    )
     customer_id = await find_customer_id(session, ref)
     if customer_id is not None:
         await set_channel_consent(

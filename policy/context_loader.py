@@ -19,6 +19,7 @@ from policy.context import (
     Purchase,
     SentMessage,
 )
+from profile_store.addresses import reachable_channels
 from profile_store.consent import consent_histories, current_consents
 from profile_store.models import Channel, Conversation, Customer, Identity, ScheduledSend
 from profile_store.trait_store import load_traits
@@ -28,12 +29,6 @@ IDENTITIES = Identity.__table__  # type: ignore[attr-defined]
 CONVERSATIONS = Conversation.__table__  # type: ignore[attr-defined]
 SENDS = ScheduledSend.__table__  # type: ignore[attr-defined]
 
-# Which identity kind gives an address on which channel.
-ADDRESSES = {
-    "phone": (Channel.SMS, Channel.WHATSAPP),
-    "telegram_id": (Channel.TELEGRAM,),
-    "email": (Channel.EMAIL,),
-}
 # How far back sends are read: longer than any sensible frequency-cap window.
 SEND_LOOKBACK = timedelta(days=90)
 
@@ -112,7 +107,7 @@ async def load_contexts(
             loyalty_tier=customer.loyalty_tier,
             timezone=customer.timezone,
             phone=next((value for kind, value in mine if kind == "phone"), None),
-            reachable=frozenset(ch for kind, _ in mine for ch in ADDRESSES.get(kind, ())),
+            reachable=reachable_channels(kind for kind, _ in mine),
             consents=consents[customer_id],
             sends=sends[customer_id],
             conversations=conversations[customer_id],

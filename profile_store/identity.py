@@ -1,7 +1,8 @@
 """Identity resolution: which customer do these identities belong to?
 
-One person reaches the shop through many identities (a phone on SMS and WhatsApp, a Telegram id,
-an email, an anonymous web visitor id). A ref that names identities owned by several profiles
+One person reaches the shop through many identities (a phone on SMS and WhatsApp, WhatsApp's
+own user id for someone who hides their number, a Telegram id, an email, an anonymous web visitor
+id). A ref that names identities owned by several profiles
 joins them: the weaker profiles merge into the strongest, unless both already hold different
 strong identities (two shop accounts, two verified emails or phones), which is recorded as a
 conflict for review instead of being merged.
@@ -34,7 +35,8 @@ CONFLICTS = m.IdentityConflict.__table__  # type: ignore[attr-defined]
 MERGES = m.ProfileMerge.__table__  # type: ignore[attr-defined]
 
 # Identities that say "this is a known, distinct person". Two profiles each holding one of the
-# same kind are different people as far as automation can tell.
+# same kind are different people as far as automation can tell. A WhatsApp user id is not one:
+# WhatsApp issues a new one when its user changes phone number, so one person can hold two.
 STRONG_KINDS = (IdentityKind.EXTERNAL_ID, IdentityKind.EMAIL, IdentityKind.PHONE)
 # Which profile wins a merge: the one holding the highest-ranked identity.
 _RANK = {
@@ -42,6 +44,7 @@ _RANK = {
     IdentityKind.EMAIL: 4,
     IdentityKind.PHONE: 3,
     IdentityKind.TELEGRAM_ID: 2,
+    IdentityKind.WHATSAPP_ID: 2,
     IdentityKind.ANONYMOUS_ID: 1,
 }
 # Tables whose rows follow a customer when its profile merges into another.

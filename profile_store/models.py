@@ -34,6 +34,7 @@ class IdentityKind(StrEnum):
     PHONE = "phone"
     EMAIL = "email"
     TELEGRAM_ID = "telegram_id"
+    WHATSAPP_ID = "whatsapp_id"  # a business-scoped user id: WhatsApp users may hide their phone
     ANONYMOUS_ID = "anonymous_id"
     EXTERNAL_ID = "external_id"
 

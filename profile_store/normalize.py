@@ -10,6 +10,11 @@ import phonenumbers
 from profile_store.models import IdentityKind
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Meta's business-scoped user id (BSUID): the user's ISO 3166 alpha-2 country code, a period
+# and up to 128 letters and digits (US.13491208655302741918); a parent BSUID, shared by linked
+# business portfolios, has ENT between them (US.ENT.11815799212886844830). Source:
+# developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids
+_WHATSAPP_ID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
 
 
 @lru_cache(maxsize=65536)
@@ -43,6 +48,19 @@ def normalize_telegram_id(raw: str | int) -> str:
     return str(int(text))
 
 
+def normalize_whatsapp_id(raw: str) -> str:
+    """The id as WhatsApp sent it: Meta asks that it be stored and sent back unchanged, so
+    only a Twilio-style ``whatsapp:`` prefix and surrounding spaces are dropped."""
+    text = raw.strip()
+    if text.lower().startswith("whatsapp:"):
+        text = text[len("whatsapp:") :]
+    if not _WHATSAPP_ID.fullmatch(text):
+        raise ValueError(
+            f"not a WhatsApp business-scoped user id (like US.13491208655302741918): {raw!r}"
+        )
+    return text
+
+
 def normalize_opaque(raw: str) -> str:
     text = raw.strip()
     if not text or len(text) > 200:
@@ -57,4 +75,6 @@ def normalize_identity(kind: IdentityKind, raw: str | int, default_region: str =
         return normalize_email(str(raw))
     if kind is IdentityKind.TELEGRAM_ID:
         return normalize_telegram_id(raw)
+    if kind is IdentityKind.WHATSAPP_ID:
+        return normalize_whatsapp_id(str(raw))
     return normalize_opaque(str(raw))

@@ -41,6 +41,10 @@ class CustomerRef(BaseModel):
     phone: str | None = None
     email: str | None = None
     telegram_id: str | None = None
+    whatsapp_id: str | None = Field(
+        default=None,
+        description="WhatsApp's business-scoped user id, e.g. US.13491208655302741918",
+    )
     anonymous_id: str | None = None
     external_id: str | None = None
 
@@ -49,7 +53,7 @@ class CustomerRef(BaseModel):
     def _telegram_as_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) else value
 
-    @field_validator("phone", "email", "telegram_id", "anonymous_id", "external_id")
+    @field_validator("phone", "email", "telegram_id", "whatsapp_id", "anonymous_id", "external_id")
     @classmethod
     def _normalize(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
@@ -63,7 +67,7 @@ class CustomerRef(BaseModel):
         if not self.customer_id and not self.identities():
             raise ValueError(
                 "name the customer by at least one of customer_id, phone, email, "
-                "telegram_id, anonymous_id, external_id"
+                "telegram_id, whatsapp_id, anonymous_id, external_id"
             )
         return self
 

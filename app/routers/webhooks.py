@@ -18,7 +18,13 @@ from pydantic import ValidationError
 
 from app.container import Container
 from app.deps import ContainerDep
-from channels.messages import ChannelName, InboundKind, InboundMessage, StatusUpdate
+from channels.messages import (
+    ChannelName,
+    IgnoredStatus,
+    InboundKind,
+    InboundMessage,
+    StatusUpdate,
+)
 from channels.twilio.inbound import TwilioPayloadError, parse_twilio_form
 from conversations.inbox import Acceptance, Accepted, InboundRejected, accept_inbound
 from conversations.status import apply_status
@@ -146,7 +152,17 @@ async def _twilio(request: Request, container: Container, channel: ChannelName) 
         parsed = parse_twilio_form(channel, form)
     except TwilioPayloadError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
-    if isinstance(parsed, StatusUpdate):
+    if isinstance(parsed, IgnoredStatus):
+        fields = {
+            "channel": channel.value,
+            "status": parsed.status,
+            "provider_message_id": parsed.provider_message_id,
+        }
+        if parsed.known:
+            log.info("webhook.status_ignored", **fields)
+        else:  # newer than this code: worth a look, but no reason for Twilio to retry
+            log.warning("webhook.status_unknown", **fields)
+    elif isinstance(parsed, StatusUpdate):
         async with transaction(container.sessions) as session:
             await apply_status(
                 session,

@@ -123,6 +123,8 @@ class TwilioWhatsAppChannel(TwilioChannel):
         super().__init__(client, sender, status_callback)
 
     def recipient(self, address: str) -> str:
+        """``whatsapp:`` and the address as it came: a phone number or, for a shopper who hides
+        their number, WhatsApp's user id (``whatsapp:US.13491208655302741918``), unchanged."""
         return address if address.startswith(WHATSAPP_PREFIX) else WHATSAPP_PREFIX + address
 
     def steps(self, message: OutboundMessage) -> list[_Step]:

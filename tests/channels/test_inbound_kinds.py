@@ -244,6 +244,77 @@ async def test_status_callbacks_move_the_reply_forward_never_back(shop: Shop) ->
     assert stored == "read"
 
 
+async def reply_status(shop: Shop, status: str, **extra: str) -> tuple[int, str]:
+    """Post a status callback for the one reply sent so far; the answer and the stored status."""
+    reply_sid = next(iter(shop.twilio.messages))
+    callback = {
+        "MessageSid": reply_sid,
+        "AccountSid": "AC" + "1" * 32,
+        "From": "whatsapp:+14155238886",
+        "To": "whatsapp:+15551234567",
+        "ApiVersion": "2010-04-01",
+        "MessageStatus": status,
+        "SmsStatus": status,
+    } | extra
+    response = await shop.twilio_form("whatsapp", callback)
+    async with shop.container.sessions() as session:
+        conn = await session.connection()
+        stored = await conn.scalar(
+            select(MESSAGES.c.status).where(MESSAGES.c.provider_message_id == reply_sid)
+        )
+    return response.status_code, str(stored)
+
+
+# Twilio's documented Message statuses (twilio-python MessageInstance.Status) and where each
+# leaves a reply that was 'sent': only ever forward.
+DOCUMENTED_STATUSES = {
+    "accepted": "sent",
+    "scheduled": "sent",
+    "queued": "sent",
+    "sending": "sent",
+    "sent": "sent",
+    "delivered": "delivered",
+    "partially_delivered": "delivered",
+    "read": "read",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "canceled": "failed",
+    "receiving": "sent",  # about a message coming to us: nothing to move
+}
+
+
+@pytest.mark.parametrize(("status", "stored"), sorted(DOCUMENTED_STATUSES.items()))
+async def test_every_documented_status_is_acknowledged_and_mapped(
+    shop: Shop, status: str, stored: str
+) -> None:
+    await shop.twilio_form("whatsapp", sms("SM5", "hi", sender="whatsapp:+15551234567"))
+    await shop.work()
+    assert await reply_status(shop, status) == (200, stored)
+
+
+async def test_partially_delivered_counts_as_delivered_and_keeps_the_error(shop: Shop) -> None:
+    await shop.twilio_form("whatsapp", sms("SM6", "hi", sender="whatsapp:+15551234567"))
+    await shop.work()
+    answer = await reply_status(
+        shop, "partially_delivered", ErrorCode="30008", ErrorMessage="Unknown error"
+    )
+    assert answer == (200, "delivered")
+    async with shop.container.sessions() as session:
+        conn = await session.connection()
+        error = await conn.scalar(select(MESSAGES.c.error).where(MESSAGES.c.direction == "out"))
+    assert error == "30008: Unknown error"
+    assert await reply_status(shop, "read") == (200, "read")  # still moves forward
+
+
+async def test_an_unknown_future_status_is_acknowledged_and_changes_nothing(
+    shop: Shop,
+) -> None:
+    await shop.twilio_form("whatsapp", sms("SM7", "hi", sender="whatsapp:+15551234567"))
+    await shop.work()
+    assert await reply_status(shop, "delivered") == (200, "delivered")
+    assert await reply_status(shop, "teleported") == (200, "delivered")
+
+
 async def test_error_21610_records_an_opt_out(shop: Shop) -> None:
     await shop.twilio_form("sms", sms("SM4", "hi"))
     await shop.work()
@@ -302,6 +373,7 @@ TWILIO_FIXTURES = [
     ("sms", "twilio_sms_inbound_no_media.json"),
     ("sms", "twilio_sms_inbound_with_media.json"),
     ("whatsapp", "twilio_whatsapp_inbound_text_camelcase.json"),
+    ("whatsapp", "twilio_whatsapp_inbound_text_bsuid_constructed.json"),
     ("whatsapp", "twilio_whatsapp_status_delivered_camelcase.json"),
     ("whatsapp", "twilio_whatsapp_status_read_camelcase.json"),
     ("whatsapp", "twilio_whatsapp_status_sent_camelcase.json"),

@@ -136,3 +136,23 @@ async def test_openapi_documents_the_events_body(client: httpx.AsyncClient) -> N
     body = spec["paths"]["/v1/events"]["post"]["requestBody"]
     assert "oneOf" in body["content"]["application/json"]["schema"]
     assert "EventIn" in spec["components"]["schemas"]
+
+
+async def test_a_whatsapp_id_is_validated_and_kept_as_whatsapp_sent_it(
+    client: httpx.AsyncClient,
+) -> None:
+    bsuid = "US.13491208655302741918"  # Meta's example; the format is cited in normalize.py
+    prefixed = event("product_viewed", {"whatsapp_id": f"whatsapp:{bsuid}"}, product_id="p1")
+    parent = event("product_viewed", {"whatsapp_id": "US.ENT.11815799212886844830"}, product_id="p")
+    a_phone = event("product_viewed", {"whatsapp_id": "+15551234567"}, product_id="p2")
+    lower = event("product_viewed", {"whatsapp_id": "us.13491208655302741918"}, product_id="p3")
+    response = await client.post("/v1/events", json={"batch": [prefixed, parent, a_phone, lower]})
+    assert response.status_code == 422
+    assert [(e["index"], e["field"]) for e in response.json()["errors"]] == [
+        (2, "customer.whatsapp_id"),
+        (3, "customer.whatsapp_id"),
+    ]
+    response = await client.post("/v1/events", json={"batch": [prefixed, parent]})
+    assert response.status_code == 200, response.text
+    profile = (await client.get(f"/v1/profiles/whatsapp_id:{bsuid}")).json()
+    assert [(i["kind"], i["value"]) for i in profile["identities"]] == [("whatsapp_id", bsuid)]
