@@ -16,6 +16,7 @@ was allowed then is judged by the same rules now, only against the present.
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from policy.context_loader import load_contexts
 from policy.eligibility import Action, evaluate
 from policy.guardrails import Guardrails
 from policy.products import ProductLookup, with_purchase_categories
+from profile_store.addresses import preferred_address
 from profile_store.database import transaction
 from profile_store.leases import Heartbeat
 from profile_store.models import Channel, ConsentPurpose, Decision, Identity, ScheduledSend
@@ -42,12 +44,6 @@ DECISIONS = Decision.__table__  # type: ignore[attr-defined]
 IDENTITIES = Identity.__table__  # type: ignore[attr-defined]
 MAX_ATTEMPTS = 5
 SEND_LEASE = timedelta(minutes=2)
-ADDRESS_KIND = {
-    Channel.SMS: "phone",
-    Channel.WHATSAPP: "phone",
-    Channel.TELEGRAM: "telegram_id",
-    Channel.EMAIL: "email",
-}
 
 
 def backoff(attempt: int) -> timedelta:
@@ -174,7 +170,7 @@ async def process_sends(
                 idempotency_key=row.idempotency_key,
                 customer_id=row.customer_id,
                 channel=channel,
-                address=addresses.get((row.customer_id, ADDRESS_KIND[channel]), ""),
+                address=preferred_address(channel, addresses[row.customer_id]) or "",
                 program=row.program,
                 text=row.payload.get("text", ""),
                 product_ids=list(row.product_ids),
@@ -289,15 +285,20 @@ def _record(
     return "failed"
 
 
-async def _addresses(session: AsyncSession, customer_ids: list[str]) -> dict[tuple[str, str], str]:
-    """The first address of each kind per customer."""
+async def _addresses(
+    session: AsyncSession, customer_ids: list[str]
+) -> dict[str, list[tuple[str, str]]]:
+    """Each customer's identities as ``(kind, value)``, oldest first."""
     conn = await session.connection()
     rows = await conn.execute(
         select(IDENTITIES.c.customer_id, IDENTITIES.c.kind, IDENTITIES.c.value)
         .where(IDENTITIES.c.customer_id.in_(sorted(set(customer_ids))))
-        .order_by(IDENTITIES.c.id.desc())
+        .order_by(IDENTITIES.c.id)
     )
-    return {(row.customer_id, row.kind): row.value for row in rows}
+    identities: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for row in rows:
+        identities[row.customer_id].append((row.kind, row.value))
+    return identities
 
 
 def _summary(reasons: list[dict[str, Any]]) -> str:

@@ -115,3 +115,29 @@ async def test_an_unsubscribed_bsuid_recipient_is_opted_out(shop: Shop) -> None:
     assert ("whatsapp", "marketing", "revoked") in await consents(
         shop, CustomerRef(whatsapp_id=BSUID)
     )
+
+
+async def test_a_follow_up_for_a_bsuid_shopper_is_sent_to_the_bsuid(shop: Shop) -> None:
+    from datetime import timedelta
+
+    from policy.watches import FollowUpKind
+    from tools.agent_tools.follow_ups import FollowUpRequest, schedule_follow_up
+    from tools.agent_tools.shopper import Shopper, ToolServices
+
+    await shop.twilio_form("whatsapp", bsuid_message())  # opens the 24-hour window
+    await shop.work()
+    customer_id = await customer_of(shop, CustomerRef(whatsapp_id=BSUID))
+    assert customer_id is not None
+    container = shop.container
+    services = ToolServices(
+        container.readers, None, lambda: container.guardrails, container.sessions
+    )
+    when = clock.now() + timedelta(minutes=5)
+    request = FollowUpRequest(kind=FollowUpKind.REMINDER, when=when, note="the boots")
+    await schedule_follow_up(services, Shopper(customer_id, Channel.WHATSAPP), request, clock.now())
+    later = when + timedelta(minutes=1)
+    while await container.scheduler.run_once(later):
+        pass
+    reminder = shop.twilio.sent[-1]
+    assert reminder.get("To") == f"whatsapp:{BSUID}"
+    assert "the boots" in (reminder.get("Body") or "")
