@@ -1,13 +1,16 @@
-"""A zero-latency stand-in for an OpenAI chat model, as its own process, for bench/agent_turns.py.
+"""A stand-in for an OpenAI chat model, as its own process, for bench/agent_turns.py (answering
+at once) and bench/turn_crash.py (answering slowly, like a CPU model).
 
-Run: `python -m bench._stub_openai PORT`. It answers ``POST /v1/chat/completions`` at once, in
-the real (non-streaming) wire format, so a turn costs what the app itself spends around the
-model: the shopper's message gets one ``search_products`` call with their words, and the tool
-result gets a short text answer. Every turn is thus two model calls and one catalog search.
+Run: `python -m bench._stub_openai PORT [DELAY]`. It answers ``POST /v1/chat/completions``
+after DELAY seconds (0 by default), in the real (non-streaming) wire format, so a turn costs
+what the app itself spends around the model (plus DELAY per call): the shopper's message gets
+one ``search_products`` call with their words, and the tool result gets a short text answer.
+Every turn is thus two model calls and one catalog search.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import sys
@@ -47,8 +50,13 @@ def _text(content: Any) -> str:
     return str(content or "")
 
 
+DELAY_SECONDS = 0.0  # set from the command line: a slow model
+
+
 async def chat_completions(request: Request) -> Response:
     body = await request.json()
+    if DELAY_SECONDS:
+        await asyncio.sleep(DELAY_SECONDS)
     if body.get("stream"):
         return JSONResponse({"error": {"message": "the stub does not stream"}}, status_code=400)
     message = reply_to(body.get("messages", []))
@@ -85,6 +93,8 @@ app = Starlette(
 
 
 def main() -> None:
+    global DELAY_SECONDS
+    DELAY_SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0
     uvicorn.run(app, port=int(sys.argv[1]), log_level="warning", access_log=False, lifespan="off")
 
 

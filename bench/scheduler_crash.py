@@ -1,14 +1,24 @@
-"""100,000 scheduled sends, the worker killed with SIGKILL mid-run, then restarted.
+"""Scheduled sends through a worker that is killed mid-run, then restarted: lost and doubled sends.
 
-Run: `.venv/bin/python -m bench.scheduler_crash`. A worker process sends through a dispatcher
-that appends each send id to a file as the "provider" accepts it, and the parent kills it
-with SIGKILL partway through, then starts a fresh worker on the same SQLite database.
-Reports: sends lost (never dispatched: must be 0), sends dispatched twice (the at-least-once
-window: sends the killed worker handed over but had not yet recorded), peak worker memory.
+Run: `.venv/bin/python -m bench.scheduler_crash [--quick]`. A worker process sends through a
+"provider" that appends each send id to a file the moment the request reaches it (before it
+answers: the worst case, where everything on the wire at the kill has been taken), and the
+parent stops the worker partway through, then starts a fresh one on the same SQLite database.
+
+Scenarios:
+- ``fast_kill9``: 100,000 sends, an instant provider, SIGKILL.
+- ``slow_provider_kill9``: 10,000 sends, a provider that takes 100 ms to answer, SIGKILL mid-wave.
+- ``slow_provider_sigterm``: the same, stopped with SIGTERM (what a deploy sends): the worker
+  finishes what it holds.
+
+Reports per scenario: sends lost (never dispatched: must be 0), sends dispatched twice (only
+what was on the wire at the kill can be: the provider had it, the worker had not recorded it),
+the most sends a worker had on the wire at once, and peak worker memory.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -17,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
@@ -31,8 +41,19 @@ from profile_store.migrate import upgrade
 from scheduler.dispatch import DispatchResult, OutboundSend
 from scheduler.embedded import EmbeddedScheduler
 
-SENDS_TOTAL = 100_000
-KILL_AFTER = 30_000  # dispatched sends seen in the file before SIGKILL
+CONCURRENCY = 32
+LEASE = timedelta(seconds=10)  # short, so the restarted worker need not wait long
+SCENARIOS = {
+    # name: (sends, provider seconds, stop after this many dispatched, signal)
+    "fast_kill9": (100_000, 0.0, 30_000, signal.SIGKILL),
+    "slow_provider_kill9": (10_000, 0.1, 3_000, signal.SIGKILL),
+    "slow_provider_sigterm": (10_000, 0.1, 3_000, signal.SIGTERM),
+}
+QUICK = {
+    "fast_kill9": (20_000, 0.0, 6_000, signal.SIGKILL),
+    "slow_provider_kill9": (2_000, 0.1, 600, signal.SIGKILL),
+    "slow_provider_sigterm": (2_000, 0.1, 600, signal.SIGTERM),
+}
 
 
 def midday_zone(now: datetime) -> str:
@@ -43,32 +64,54 @@ def midday_zone(now: datetime) -> str:
 
 
 class FileDispatcher:
-    """The provider: every accepted send is one line, flushed before the send is recorded."""
+    """The provider: a send is taken (one line, flushed) as its request arrives; the answer
+    comes ``seconds`` later."""
 
-    def __init__(self, out: IO[str]) -> None:
+    def __init__(self, out: IO[str], seconds: float) -> None:
         self.out = out
+        self.seconds = seconds
+        self.on_wire = 0
+        self.most_on_wire = 0
 
     async def dispatch(self, send: OutboundSend) -> DispatchResult:
         self.out.write(send.send_id + "\n")
         self.out.flush()
+        self.on_wire += 1
+        self.most_on_wire = max(self.most_on_wire, self.on_wire)
+        try:
+            if self.seconds:
+                await asyncio.sleep(self.seconds)
+        finally:
+            self.on_wire -= 1
         return DispatchResult(ok=True, provider_message_id=send.send_id)
 
 
-async def work(url: str, out_path: Path) -> None:
+async def work(url: str, out_path: Path, seconds: float) -> None:
     engine = create_engine(url)
     rules = load_guardrails()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
     with out_path.open("a") as out:
+        dispatcher = FileDispatcher(out, seconds)
         scheduler = EmbeddedScheduler(
-            session_factory(engine), FileDispatcher(out), lambda: rules, batch=1000
+            session_factory(engine),
+            dispatcher,
+            lambda: rules,
+            batch=1000,
+            lease=LEASE,
+            concurrency=CONCURRENCY,
         )
-        while True:  # until the parent stops it, like a deployed worker
-            if not await scheduler.send_due(datetime.now(UTC)):
-                await asyncio.sleep(1)
+        scheduler.start()  # the deployed loop, stopped gracefully on SIGTERM
+        await stop.wait()
+        await scheduler.stop()
+        (out_path.parent / "most_on_wire").write_text(str(dispatcher.most_on_wire))
+    await engine.dispose()
 
 
-async def prepare(url: str) -> None:
+async def prepare(url: str, sends: int) -> None:
     await asyncio.to_thread(upgrade, url)
-    await seed(url, SENDS_TOTAL)
+    await seed(url, sends)
     engine = create_engine(url)
     async with transaction(session_factory(engine)) as session:
         conn = await session.connection()
@@ -93,57 +136,76 @@ def lines(path: Path) -> list[str]:
 
 
 def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return 0.0
 
 
-def main() -> None:
-    if len(sys.argv) == 3:  # the worker process
-        asyncio.run(work(sys.argv[1], Path(sys.argv[2])))
-        return
+def scenario(sends: int, seconds: float, stop_after: int, signum: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         url = Settings(_env_file=None, data_dir=Path(tmp)).sqlalchemy_url
-        asyncio.run(prepare(url))
+        asyncio.run(prepare(url, sends))
         out = Path(tmp) / "dispatched.txt"
-        command = [sys.executable, "-m", "bench.scheduler_crash", url, str(out)]
+        command = [sys.executable, "-m", "bench.scheduler_crash", "--worker", url, str(out)]
+        command.append(str(seconds))
         start = time.perf_counter()
         first = subprocess.Popen(command)
         peak = 0.0
-        while len(lines(out)) < KILL_AFTER and first.poll() is None:
+        while len(lines(out)) < stop_after and first.poll() is None:
             peak = max(peak, peak_rss_mb(first.pid))
-            time.sleep(0.05)
-        os.kill(first.pid, signal.SIGKILL)
+            time.sleep(0.02)
+        os.kill(first.pid, signum)
         first.wait()
-        at_kill = len(lines(out))
-        recorded_at_kill = asyncio.run(sent_count(url))
-        # The killed worker's claimed sends come back once their lease ends (2 minutes);
-        # the restarted worker waits that out on its own, as a real one would.
+        at_stop = len(lines(out))
+        recorded_at_stop = asyncio.run(sent_count(url))
+        # A killed worker's claimed sends come back once their lease ends; the restarted
+        # worker waits that out on its own, as a real one would.
         second = subprocess.Popen(command)
-        while asyncio.run(sent_count(url)) < SENDS_TOTAL and second.poll() is None:
+        deadline = time.monotonic() + 600
+        while asyncio.run(sent_count(url)) < sends and time.monotonic() < deadline:
             peak = max(peak, peak_rss_mb(second.pid))
-            time.sleep(1)
-        second.terminate()
+            time.sleep(0.5)
+        second.send_signal(signal.SIGTERM)
         second.wait()
         elapsed = time.perf_counter() - start
         dispatched = lines(out)
         final_sent = asyncio.run(sent_count(url))
+        most = Path(tmp) / "most_on_wire"
+        on_wire = int(most.read_text()) if most.exists() else CONCURRENCY
     unique = set(dispatched)
-    result = {
-        "sends": SENDS_TOTAL,
-        "dispatched_before_kill": at_kill,
-        "recorded_sent_at_kill": recorded_at_kill,
+    return {
+        "sends": sends,
+        "provider_seconds": seconds,
+        "stopped_with": signal.Signals(signum).name,
+        "dispatched_before_stop": at_stop,
+        "recorded_sent_at_stop": recorded_at_stop,
         "recorded_sent_at_end": final_sent,
-        "lost": SENDS_TOTAL - len(unique),
+        "lost": sends - len(unique),
         "dispatched_twice": len(dispatched) - len(unique),
+        "most_on_wire": on_wire,
         "seconds_including_lease_wait": round(elapsed, 1),
         "worker_peak_rss_mb": round(peak),
     }
-    print(json.dumps(result, indent=2))
-    results = Path(__file__).parent / "results"
-    results.mkdir(exist_ok=True)
-    (results / "scheduler_crash.json").write_text(json.dumps(result, indent=2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs")
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:  # the worker process
+        url, out, seconds = args.worker
+        asyncio.run(work(url, Path(out), float(seconds)))
+        return
+    results = {name: scenario(*spec) for name, spec in (QUICK if args.quick else SCENARIOS).items()}
+    print(json.dumps(results, indent=2))
+    folder = Path(__file__).parent / "results"
+    folder.mkdir(exist_ok=True)
+    (folder / "scheduler_crash.json").write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
