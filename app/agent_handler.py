@@ -83,10 +83,12 @@ class AgentHandler:
         if waiting:
             return [Reply(text=STILL_WAITING)]
         stale = _unfinished_steps(messages, snapshot)
+        known = {m.id for m in messages}
         state = await self.graph.ainvoke(
             {
                 "messages": [
                     *(RemoveMessage(id=m.id) for m in stale if m.id),
+                    *(note for note in thread_notes(turn) if note.id not in known),
                     HumanMessage(turn.text, id=human_id),
                 ],
                 "customer_id": turn.customer_id,
@@ -107,6 +109,20 @@ class AgentHandler:
         messages = state["messages"]
         start = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
         return _reply(messages[start + 1 :], cards=cards)
+
+
+def thread_notes(turn: Turn) -> list[AIMessage]:
+    """What was said since the last answer other than by the bot (an automated message, a
+    person's reply), as the assistant's messages marked with their origin, so the model, the
+    offline planner and the reply guard see what the shopper is answering."""
+    return [
+        AIMessage(
+            content=note.text,
+            id=f"note:{note.id}",
+            response_metadata={"origin": note.origin},
+        )
+        for note in turn.notes
+    ]
 
 
 def _position(messages: Sequence[AnyMessage], human_id: str | None) -> int | None:

@@ -38,6 +38,7 @@ from scheduler.channel_dispatch import ChannelDispatcher
 from scheduler.dispatch import Dispatcher
 from scheduler.distributed import DistributedScheduler
 from scheduler.embedded import EmbeddedScheduler
+from scheduler.links import TrackedLinks
 from tools.agent_tools.shopper import ToolServices
 from tools.catalog.store import Catalog
 
@@ -113,6 +114,7 @@ class Container:
                 # only those with credentials, so a channel that is off is never chosen.
                 channels=None if dispatcher else channels.available,
                 products=CatalogProductLookup(lambda: container.catalog()),
+                links=TrackedLinks(settings.public_url),
             ),
             channels=channels,
             conversations=ConversationWorker(
@@ -225,6 +227,7 @@ def _scheduler(
     *,
     channels: frozenset[Channel] | None,
     products: ProductLookup,
+    links: TrackedLinks,
 ) -> EmbeddedScheduler:
     if settings.scheduler == "procrastinate":
         return DistributedScheduler(
@@ -235,6 +238,7 @@ def _scheduler(
             poll_seconds=settings.scheduler_poll_seconds,
             channels=channels,
             products=products,
+            links=links,
         )
     return EmbeddedScheduler(
         sessions,
@@ -243,4 +247,5 @@ def _scheduler(
         poll_seconds=settings.scheduler_poll_seconds,
         channels=channels,
         products=products,
+        links=links,
     )

@@ -21,6 +21,7 @@ from app.routers import (
     decisions,
     events,
     health,
+    links,
     profiles,
     webhooks,
 )
@@ -72,6 +73,7 @@ def create_app(
     app.include_router(admin_config.router)
     app.include_router(admin_reports.router)
     app.include_router(console.router)
+    app.include_router(links.router)
     app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console_static")
     document_models(app, EventIn, Product)
     return app

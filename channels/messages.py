@@ -101,6 +101,22 @@ class ProductCard(BaseModel):
     currency: str | None = None
     url: str | None = None
     image_url: str | None = None
+    variant: str | None = Field(default=None, description='The size or colour meant: "42 / black"')
+    was_price: float | None = Field(default=None, description="The price before a drop")
+
+    @property
+    def title(self) -> str:
+        return f"{self.name} ({self.variant})" if self.variant else self.name
+
+    @property
+    def price_text(self) -> str | None:
+        """ "59.00 USD", or "59.00 USD (was 79.00)" after a price drop."""
+        if self.price is None:
+            return None
+        text = f"{self.price:,.2f} {self.currency}" if self.currency else f"{self.price:,.2f}"
+        if self.was_price is not None and self.was_price > self.price:
+            text += f" (was {self.was_price:,.2f})"
+        return text
 
 
 class WhatsAppTemplateRef(BaseModel):
@@ -117,6 +133,16 @@ class OutboundMessage(BaseModel):
     text: str = ""
     cards: list[ProductCard] = Field(default_factory=list)
     template: WhatsAppTemplateRef | None = None
+    footer: str = Field(
+        default="",
+        description="A line that must go out whole (an SMS opt-out line): channels that trim "
+        "text for length trim the text, never this",
+    )
+
+    @property
+    def full_text(self) -> str:
+        """The text with its footer, for channels that never trim."""
+        return "\n\n".join(part for part in (self.text.strip(), self.footer.strip()) if part)
 
 
 class SendResult(BaseModel):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -20,6 +21,20 @@ class HumanDecision(BaseModel):
     approved: bool
     decided_by: str
     note: str | None = None
+
+
+class ThreadNote(BaseModel):
+    """Something said in the conversation that was not the bot's answer to a turn: an automated
+    message (a cart reminder) or a person's reply from the inbox. Handed to the handler with
+    the shopper's next message so its thread knows it ("yes, in 42?" is about that reminder).
+    """
+
+    id: int
+    text: str
+    origin: dict[str, Any] = Field(
+        description='automated: program, decision_id, variant, product_ids; a person: "author"'
+    )
+    created_at: datetime
 
 
 class Turn(BaseModel):
@@ -42,6 +57,9 @@ class Turn(BaseModel):
         "can make a retried turn's side effects happen once",
     )
     attempt: int = Field(default=1, ge=1, description="1 for the first try of this turn")
+    notes: list[ThreadNote] = Field(
+        default_factory=list, description="What was said since, other than the bot's answers"
+    )
 
     @property
     def text(self) -> str:

@@ -42,9 +42,10 @@ from conversations.delivery import (
     withhold_all_but_compliance,
     write_delivery,
 )
-from conversations.handler import ConversationHandler, HumanDecision, Reply, Turn
+from conversations.handler import ConversationHandler, HumanDecision, Reply, ThreadNote, Turn
 from conversations.inbox import CONVERSATIONS, DECISION_KIND, MESSAGES
 from conversations.outbox import queue_replies
+from conversations.thread_notes import answered_message, load_notes
 from conversations.turn_failures import TurnFailed, record_failure
 from conversations.turns import (
     HandlerStep,
@@ -55,6 +56,8 @@ from conversations.turns import (
     plan_turn,
 )
 from policy.guardrails import Guardrails, KeywordRules
+from policy.responses import respond
+from policy.triggers import ATTRIBUTION_WINDOW
 from profile_store import clock
 from profile_store.database import transaction
 from profile_store.leases import Heartbeat, new_token
@@ -272,6 +275,7 @@ class ConversationWorker:
             consent = await load_channel_consent(
                 session, conversation.customer_id, conversation.channel
             )
+            notes = await load_notes(conn, claim.id, now)
         retry_at = None
         opted_out = consent.opted_out
         if pending:
@@ -293,7 +297,7 @@ class ConversationWorker:
             ]
             attempt = max(row.attempts for row in pending) + 1
             answer = await self._answer(
-                claim, conversation, messages, decisions, attempt, rules, consent, now
+                claim, conversation, messages, decisions, attempt, rules, consent, notes, now
             )
             queued += answer.queued
             retry_at = answer.retry_at
@@ -328,10 +332,12 @@ class ConversationWorker:
         attempt: int,
         rules: Guardrails,
         consent: ChannelConsent,
+        notes: list[ThreadNote],
         now: datetime,
     ) -> _Answer:
         """Turn the pending messages into queued replies and consent changes, atomically; or,
-        when the handler fails, into a retry later."""
+        when the handler fails, into a retry later. ``notes``: what the thread must also know
+        (automated messages, people's replies)."""
         # A decision that comes while a person owns the conversation waits, pending, until the
         # conversation is handed back to the bot, which then resumes what it paused.
         answered = decisions if conversation.owner == "bot" else []
@@ -353,7 +359,7 @@ class ConversationWorker:
             answered = []
         try:
             replies, keywords_said = await self._replies(
-                conversation, plan, messages, answered, attempt, rules
+                conversation, plan, messages, answered, attempt, rules, notes
             )
         except TurnFailed as failure:
             async with transaction(self.sessions) as session:
@@ -409,6 +415,16 @@ class ConversationWorker:
                         .where(MESSAGES.c.id.in_(ids))
                         .values(status=MessageStatus.HANDLED.value, error=error, updated_at=now)
                     )
+            said = any(isinstance(step, HandlerStep) for step in plan.steps)
+            if said and (answering := answered_message(notes, ATTRIBUTION_WINDOW, now)):
+                await respond(
+                    session,
+                    customer_id=conversation.customer_id,
+                    decision_id=answering.origin.get("decision_id"),
+                    channel=channel.value,
+                    response="replied",
+                    at=now,
+                )
         return _Answer(queued=queued, opted_out=plan.opted_out)
 
     async def _replies(
@@ -419,6 +435,7 @@ class ConversationWorker:
         decisions: list[PendingDecision],
         attempt: int,
         rules: Guardrails,
+        notes: list[ThreadNote],
     ) -> tuple[list[Reply], list[ComplianceKeyword]]:
         """What to say and which keywords the shopper said; raises :class:`TurnFailed`."""
         channel = conversation.channel
@@ -446,6 +463,7 @@ class ConversationWorker:
                     conversation, step.texts, f"{conversation.id}:{step.first_id}", attempt
                 )
                 turn.sender_name = sender_name
+                turn.notes = notes
                 replies.extend(await self._ask_handler(turn))
         return replies, consent
 

@@ -50,8 +50,17 @@ class OwnQuietHours(_Frozen):
     end: time
 
 
+class CartLine(_Frozen):
+    product_id: str
+    quantity: int
+    price: float | None = None
+    currency: str | None = None
+
+
 class CustomerContext(_Frozen):
     customer_id: str
+    first_name: str | None = None
+    locale: str | None = None
     loyalty_tier: str | None = None
     timezone: str | None = None
     phone: str | None = None
@@ -66,6 +75,8 @@ class CustomerContext(_Frozen):
     discounted_order_count: int = 0
     preferred_channel: Channel | None = None
     own_quiet_hours: OwnQuietHours | None = None
+    cart: list[CartLine] = Field(default_factory=list, description="The open cart, now")
+    category_affinity: dict[str, float] = Field(default_factory=dict)
 
     def consent(self, channel: Channel, purpose: ConsentPurpose) -> ConsentStatus | None:
         for state in self.consents:
@@ -75,3 +86,6 @@ class CustomerContext(_Frozen):
 
     def conversation(self, channel: Channel) -> ConversationState | None:
         return next((c for c in self.conversations if c.channel == channel), None)
+
+    def recent_purchases(self, days: int, at: datetime) -> list[Purchase]:
+        return [p for p in self.purchases if (at - p.last_purchased_at).days < days]

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from policy.context import (
+    CartLine,
     ConsentState,
     ConversationState,
     CustomerContext,
@@ -50,6 +51,8 @@ async def load_contexts(
         for row in await conn.execute(
             select(
                 CUSTOMERS.c.id,
+                CUSTOMERS.c.first_name,
+                CUSTOMERS.c.locale,
                 CUSTOMERS.c.loyalty_tier,
                 CUSTOMERS.c.timezone,
                 CUSTOMERS.c.attributes,
@@ -104,6 +107,8 @@ async def load_contexts(
         state = traits.get(customer_id)
         contexts[customer_id] = CustomerContext(
             customer_id=customer_id,
+            first_name=customer.first_name,
+            locale=customer.locale,
             loyalty_tier=customer.loyalty_tier,
             timezone=customer.timezone,
             phone=next((value for kind, value in mine if kind == "phone"), None),
@@ -123,8 +128,28 @@ async def load_contexts(
             discounted_order_count=state.discounted_order_count if state else 0,
             preferred_channel=_preferred_channel(customer.attributes),
             own_quiet_hours=_own_quiet_hours(customer.attributes),
+            cart=_cart_lines(state.cart if state else {}),
+            category_affinity=dict(state.category_affinity) if state else {},
         )
     return contexts
+
+
+def _cart_lines(cart: dict[str, Any]) -> list[CartLine]:
+    """The open cart: lines with a positive quantity, most recently changed first."""
+    lines = [
+        (str(line.get("updated_at") or ""), pid, line)
+        for pid, line in cart.get("lines", {}).items()
+        if line.get("quantity", 0) > 0
+    ]
+    return [
+        CartLine(
+            product_id=pid,
+            quantity=int(line["quantity"]),
+            price=line.get("price"),
+            currency=line.get("currency"),
+        )
+        for _, pid, line in sorted(lines, key=lambda item: item[0], reverse=True)
+    ]
 
 
 def _preferred_channel(attributes: dict[str, Any]) -> Channel | None:

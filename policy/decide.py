@@ -14,11 +14,12 @@ from pydantic import BaseModel
 from sqlalchemy import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from policy.content import MessageContent, NothingToShow, choose_content
 from policy.context_loader import load_context
 from policy.eligibility import Action, Reason, ReasonCode, Verdict, evaluate
 from policy.guardrails import Guardrails
 from policy.local_time import customer_zone
-from policy.messages import program_text
+from policy.messages import default_variants
 from policy.next_best_action import (
     BetaPrior,
     SendTimeChoice,
@@ -26,6 +27,7 @@ from policy.next_best_action import (
     choose_send_time,
 )
 from policy.products import NoProductLookup, ProductLookup, with_purchase_categories
+from policy.variants import VariantStats, choose_variant, for_locale
 from profile_store.models import Channel, ConsentPurpose, Decision, new_id
 from profile_store.trait_store import load_traits
 
@@ -43,7 +45,8 @@ class DecisionPlan(BaseModel):
     action: Action
     channel: Channel | None = None
     send_at: datetime | None = None
-    text: str = ""
+    content: MessageContent | None = None
+    variant: str | None = None
     product_ids: list[str] = []
 
     @property
@@ -59,10 +62,9 @@ def action_for(
     categories: list[str] | None = None,
 ) -> Action:
     """The one ``Action`` a trigger (or a shopper's follow-up request) stands for: evaluated
-    when deciding, stored with the send and evaluated again, unchanged, when it is due."""
-    if trigger == "post_purchase":
-        # Cross-sell: never promote what was just bought (suppression checks these ids).
-        return Action(program=trigger, product_ids=[])
+    when deciding, stored with the send and evaluated again, unchanged, when it is due.
+    ``product_ids`` are what the message shows (for a post-purchase message, complements:
+    never what was bought)."""
     if requested:
         # The shopper asked for this message in a conversation: a service message, not
         # marketing (no marketing opt-in needed, not counted against marketing caps).
@@ -104,17 +106,29 @@ async def decide(
     preferred: Channel | None = None,
     channels: frozenset[Channel] | None = None,
     products: ProductLookup | None = None,
+    details_of_trigger: dict[str, Any] | None = None,
+    variant_stats: VariantStats | None = None,
 ) -> DecisionPlan:
     """``requested``: the shopper asked for it (a follow-up); ``note`` their words for it;
     ``preferred``: the channel they asked it on, chosen when it is eligible; ``channels``: the
-    ones this deployment can send on (None: all); ``products``: catalog facts (categories)."""
+    ones this deployment can send on (None: all); ``products``: the catalog (what to show, and
+    categories); ``details_of_trigger``: a watch's terms (size, price when asked);
+    ``variant_stats``: how each copy variant did."""
     lookup = products or NoProductLookup()
-    facts = await lookup.facts(product_ids) if product_ids else {}
-    categories = sorted({f.category for f in facts.values() if f.category})
-    action = action_for(trigger, product_ids, requested=requested, categories=categories)
     ctx = await load_context(session, customer_id, at=now)
-    if action.categories:
-        ctx = (await with_purchase_categories({customer_id: ctx}, lookup))[customer_id]
+    ctx = (await with_purchase_categories({customer_id: ctx}, lookup))[customer_id]
+    content = await choose_content(
+        trigger, ctx, product_ids, {**(details_of_trigger or {}), "note": note}, lookup, rules, now
+    )
+    # The message is about what it shows; a post-purchase message never about what was bought.
+    shown = (
+        [p.product_id for p in content.products]
+        if isinstance(content, MessageContent) and trigger != "reminder"
+        else ([] if trigger == "post_purchase" else product_ids)
+    )
+    facts = await lookup.facts(shown) if shown else {}
+    categories = sorted({f.category for f in facts.values() if f.category})
+    action = action_for(trigger, shown, requested=requested, categories=categories)
     verdicts = {
         ch: evaluate(ctx, action, ch, now, rules)
         if channels is None or ch in channels
@@ -139,6 +153,20 @@ async def decide(
         "product_ids": action.product_ids,  # what the message is about, not what triggered it
     }
 
+    if isinstance(content, NothingToShow):
+        # Decided before the holdout, so treated and held-out customers are alike. What the
+        # rules would have said is kept beside it (a purchase is why nothing is left to show).
+        blocked = [
+            {**r, "channel": c["channel"]}
+            for c in candidates
+            for r in c["reasons"]
+            if r["blocking"] and r["code"] != ReasonCode.HOLDOUT.value
+        ]
+        reasons = [
+            *blocked,
+            {"code": ReasonCode.NOTHING_TO_SHOW.value, "blocking": True, "detail": content.reason},
+        ]
+        return await _log(session, base, "suppressed", details, action, reasons=reasons)
     if any(v.held_out for v in verdicts.values()):
         held = next(v for v in verdicts.values() if v.held_out)
         return await _log(
@@ -174,9 +202,18 @@ async def decide(
         )
     else:
         timing = choose_send_time(hours, zone, rules.quiet_hours, earliest)
+    program = rules.program(action.program)
+    variants = for_locale(
+        program.variants or default_variants(action.program),
+        ctx.locale,
+        rules.brand.default_locale,
+    )
+    copy = choose_variant(action.program, variants, variant_stats or {}, rng)
     details.update(
         scores=[s.model_dump(mode="json") for s in choice.scores],
         send_time=timing.model_dump(mode="json"),
+        variant_scores=[s.model_dump(mode="json") for s in copy.scores],
+        content=content.model_dump(mode="json"),
     )
     return await _log(
         session,
@@ -187,7 +224,8 @@ async def decide(
         reasons=_reasons(verdict),
         channel=choice.channel,
         send_at=timing.send_at,
-        text=program_text(action.program, note),
+        content=content,
+        variant=copy.variant.id,
     )
 
 
@@ -217,7 +255,8 @@ async def _log(
     held_out: bool = False,
     channel: Channel | None = None,
     send_at: datetime | None = None,
-    text: str = "",
+    content: MessageContent | None = None,
+    variant: str | None = None,
 ) -> DecisionPlan:
     decision_id = new_id("dec")
     conn = await session.connection()
@@ -231,6 +270,7 @@ async def _log(
             send_at=send_at,
             details=details,
             outcome=None if verdict == "scheduled" else verdict,
+            variant=variant,
             **base,
         )
     )
@@ -242,6 +282,7 @@ async def _log(
         action=action,
         channel=channel,
         send_at=send_at,
-        text=text,
+        content=content,
+        variant=variant,
         product_ids=base["product_ids"],
     )

@@ -37,6 +37,7 @@ class ReasonCode(StrEnum):
     FULL_PRICE_BUYER = "full_price_buyer"
     DISCOUNT_NEEDS_APPROVAL = "discount_needs_approval"
     CHANNEL_NOT_CONFIGURED = "channel_not_configured"
+    NOTHING_TO_SHOW = "nothing_to_show"
 
 
 class Action(BaseModel):

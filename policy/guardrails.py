@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from policy.message_copy import Brand, CopyMode, MarketingFooters, MessageVariant
 from profile_store.models import Channel, ConsentPurpose
 
 DEMO_GUARDRAILS = Path(__file__).with_name("demo_guardrails.yaml")
@@ -78,23 +79,49 @@ class DiscountPolicy(_Strict):
         return self.ceiling_by_tier.get(tier or "default", self.ceiling_by_tier.get("default", 0.0))
 
 
-TemplateVariable = Literal["text", "program"]
+TemplateVariable = Literal[
+    "text", "program", "first_name", "product_name", "product_url", "cart_total", "discount_code"
+]
 
 
 class WhatsAppTemplate(_Strict):
     content_sid: str = Field(pattern=r"^HX[0-9a-fA-F]{32}$")
     variables: list[TemplateVariable] = Field(
         default_factory=list,
-        description="What fills {{1}}, {{2}}, … in order: the program's text or its name",
+        description="What fills {{1}}, {{2}}, … in order: the rendered text, the program's "
+        "name, the shopper's first name, the first product's name or link, the cart total, "
+        "the discount code",
     )
 
 
 class Program(_Strict):
     """One kind of automated outreach (cart reminder, win-back, …)."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     enabled: bool = True
     holdout_percent: Percent = 0.0
     whatsapp_template: WhatsAppTemplate | None = None
+    variants: list[MessageVariant] = Field(
+        default_factory=list,
+        description="The copy; several variants are tried and the best learnt. None: the "
+        "built-in copy",
+    )
+    copy_mode: CopyMode = Field(
+        default="template",
+        alias="copy",
+        description="generated: a configured model writes each message from the brief, the "
+        "products and the brand voice (the template when there is no model or the guard "
+        "refuses)",
+    )
+    brief: str = Field(default="", max_length=1000, description="For generated copy")
+
+    @model_validator(mode="after")
+    def _unique_variants(self) -> Program:
+        ids = [variant.id for variant in self.variants]
+        if len(ids) != len(set(ids)):
+            raise ValueError("variant ids must be unique within a program")
+        return self
 
 
 class TriggerWindows(_Strict):
@@ -336,6 +363,8 @@ class Guardrails(_Strict):
     whatsapp_window: timedelta = timedelta(hours=24)
     compliance: ComplianceReplies = ComplianceReplies()
     agent: AgentConfig = AgentConfig()
+    brand: Brand = Brand()
+    footers: MarketingFooters = MarketingFooters()
 
     def program(self, name: str) -> Program:
         return self.programs.get(name, Program())

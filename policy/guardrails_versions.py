@@ -63,7 +63,7 @@ def validate_document(document: Any) -> Guardrails:
 
 
 def as_document(guardrails: Guardrails) -> dict[str, Any]:
-    document: dict[str, Any] = guardrails.model_dump(mode="json")
+    document: dict[str, Any] = guardrails.model_dump(mode="json", by_alias=True)
     return document
 
 

@@ -31,13 +31,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from policy.outcomes import DELIVERED
 from policy.triggers import ATTRIBUTION_WINDOW
 from profile_store.models import Decision, Event
 
 DECISIONS = Decision.__table__  # type: ignore[attr-defined]
 EVENTS = Event.__table__  # type: ignore[attr-defined]
 CONFIDENCE = 0.95
-SENT = frozenset({"sent", "converted"})
+SENT = DELIVERED
 # Customers per order query: well under SQLite's and PostgreSQL's bound-parameter limits.
 CHUNK = 500
 

@@ -1,19 +1,48 @@
-"""The words of each automated program, per trigger. Plain text: channels format it."""
+"""The built-in copy of each program, for a program whose guardrails give no variants of its own.
+
+Templates like the marketer's (:mod:`policy.templates`), so the built-in copy names the
+products too; plain text, which each channel formats and escapes itself.
+"""
 
 from __future__ import annotations
 
-TEXTS = {
-    "cart_abandoned": "Still thinking it over? Your cart is saved, ready when you are.",
-    "browse_abandoned": "That caught your eye earlier. Want a hand choosing, or alternatives?",
-    "post_purchase": "Thanks for your order! Here are a few things that go well with it.",
-    "win_back": "It has been a while. Here is what is new since your last visit.",
-    "reminder": "Here is the reminder you asked for.",
-    "back_in_stock": "Good news: what you asked about is back in stock.",
-    "price_drop": "Good news: the price you were waiting for is here.",
+from policy.message_copy import MessageVariant
+
+DEFAULT_ID = "default"
+_TEXTS = {
+    "cart_abandoned": (
+        "{% if first_name %}{{ first_name }}, your{% else %}Your{% endif %} cart is saved: "
+        "{{ products|map(attribute='name')|join(', ') }}"
+        "{% if cart_total %} ({{ cart_total }}){% endif %}. Ready when you are."
+    ),
+    "browse_abandoned": (
+        "Still thinking about {{ product.name }}? Here it is again"
+        "{% if products|length > 1 %}, with a couple of alternatives in stock{% endif %}."
+    ),
+    "post_purchase": (
+        "Thanks for your order{% if first_name %}, {{ first_name }}{% endif %}! "
+        "These go well with it:"
+    ),
+    "win_back": (
+        "It has been a while{% if first_name %}, {{ first_name }}{% endif %}. "
+        "New since your last visit:"
+    ),
+    "reminder": (
+        "Here is the reminder you asked for{% if products %}: "
+        "{{ products|map(attribute='name')|join(', ') }}{% endif %}. {{ note }}"
+    ),
+    "back_in_stock": (
+        "Good news: {{ product.name }}{% if size %} in {{ size }}{% endif %} is back in stock."
+    ),
+    "price_drop": (
+        "Good news: {{ product.name }} "
+        "{% if product.price is not none %}is now {{ product.price|money(product.currency) }}"
+        "{% if product.was_price %} (was {{ product.was_price|money }}){% endif %}"
+        "{% else %}has a new price{% endif %}."
+    ),
 }
+FALLBACK = "We have something for you{% if products %}: {{ product.name }}{% endif %}."
 
 
-def program_text(program: str, note: str = "") -> str:
-    """The program's words; a shopper's own note for a requested follow-up is added after them."""
-    text = TEXTS.get(program, "We have something for you.")
-    return f"{text} {note}" if note else text
+def default_variants(program: str) -> list[MessageVariant]:
+    return [MessageVariant(id=DEFAULT_ID, text=_TEXTS.get(program, FALLBACK))]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from profile_store import clock
@@ -12,6 +14,9 @@ from profile_store.models import Decision, ScheduledSend
 
 DECISIONS = Decision.__table__  # type: ignore[attr-defined]
 SENDS = ScheduledSend.__table__  # type: ignore[attr-defined]
+# A message that went out, however the shopper took it: still "sent" for every report.
+DELIVERED = frozenset({"sent", "clicked", "replied", "converted"})
+RESPONSES = frozenset({"clicked", "replied", "converted"})
 
 
 async def record_outcome(
@@ -47,3 +52,16 @@ async def cancel_send(session: AsyncSession, send_id: str, reason: str) -> bool:
         session, row.decision_id, "cancelled", [{"code": "cancelled", "detail": reason}]
     )
     return True
+
+
+async def record_response(
+    conn: AsyncConnection, decision_id: str, response: str, at: datetime
+) -> bool:
+    """The shopper clicked or answered the message of ``decision_id``: its first response, kept
+    unless an order follows (``converted`` then overwrites it). False if it had one already."""
+    result = await conn.execute(
+        update(DECISIONS)
+        .where(DECISIONS.c.id == decision_id, DECISIONS.c.outcome == "sent")
+        .values(outcome=response, outcome_at=at)
+    )
+    return bool(result.rowcount)

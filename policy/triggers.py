@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from policy.guardrails import Guardrails
-from policy.outcomes import cancel_send
+from policy.outcomes import DELIVERED, cancel_send
 from profile_store import clock
 from profile_store.ingest import ValidatedEvent
 from profile_store.models import CustomerTraits, Decision, ScheduledSend, TriggerTimer
@@ -259,7 +259,7 @@ async def _attribute_conversions(conn: AsyncConnection, orders: list[tuple[str, 
     rows = await conn.execute(
         select(DECISIONS.c.id, DECISIONS.c.customer_id, DECISIONS.c.created_at).where(
             DECISIONS.c.customer_id.in_(customers),
-            DECISIONS.c.outcome.in_(["sent", "held_out"]),
+            DECISIONS.c.outcome.in_([*sorted(DELIVERED - {"converted"}), "held_out"]),
             DECISIONS.c.created_at > earliest,
         )
     )

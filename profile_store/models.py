@@ -250,6 +250,7 @@ class Decision(SQLModel, table=True):
     verdict: str = Field(max_length=32, description="scheduled, suppressed or held_out")
     reasons: list[dict[str, Any]] = Field(default_factory=list, sa_type=PortableJSON)
     held_out: bool = False
+    variant: str | None = Field(default=None, max_length=32, description="The copy variant sent")
     details: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
     outcome: str | None = Field(default=None, max_length=32)
     outcome_reasons: list[dict[str, Any]] = Field(default_factory=list, sa_type=PortableJSON)
@@ -291,6 +292,24 @@ class ScheduledSend(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TrackedLink(SQLModel, table=True):
+    """A short link in an automated message: fits an SMS, and says when the shopper clicked."""
+
+    __tablename__ = "tracked_links"
+    __table_args__ = (Index("ix_tracked_links_decision", "decision_id"),)
+
+    code: str = Field(primary_key=True, max_length=16)
+    url: str = Field(max_length=2000)
+    customer_id: str = Field(foreign_key="customers.id", max_length=40)
+    decision_id: str | None = Field(default=None, max_length=40)
+    send_id: str | None = Field(default=None, max_length=40)
+    channel: str = Field(max_length=16)
+    product_id: str | None = Field(default=None, max_length=64)
+    clicks: int = 0
+    first_clicked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class TriggerTimer(SQLModel, table=True):

@@ -40,16 +40,20 @@ class ChannelDispatcher:
                     error=f"whatsapp_outside_window: program {send.program!r} has no approved "
                     "template",
                 )
-            values = {"text": send.text, "program": send.program}
+            values = {"text": send.text, "program": send.program, **send.values}
             template = WhatsAppTemplateRef(
                 content_sid=configured.content_sid,
-                variables={str(i): values[name] for i, name in enumerate(configured.variables, 1)},
+                variables={
+                    str(i): values.get(name, "") for i, name in enumerate(configured.variables, 1)
+                },
             )
         message = OutboundMessage(
             channel=ChannelName(send.channel.value),
             address=send.address,
             idempotency_key=send.idempotency_key,
             text=send.text,
+            cards=send.cards,
+            footer=send.footer,
             template=template,
         )
         result = await send_with_retry(adapter, message, self.retry)

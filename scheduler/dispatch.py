@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from channels.messages import ProductCard
 from profile_store.models import Channel
 
 
 class OutboundSend(BaseModel):
-    """A due send, re-checked and ready for a channel adapter."""
+    """A due send, re-checked, rendered and ready for a channel adapter."""
 
     send_id: str
     idempotency_key: str
@@ -21,6 +22,11 @@ class OutboundSend(BaseModel):
     text: str
     product_ids: list[str]
     use_template: bool = False
+    cards: list[ProductCard] = Field(default_factory=list)
+    footer: str = ""
+    values: dict[str, str] = Field(
+        default_factory=dict, description="What a WhatsApp template's variables may be filled with"
+    )
 
 
 class DispatchResult(BaseModel):

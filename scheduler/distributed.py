@@ -38,6 +38,7 @@ from profile_store.leases import new_token
 from profile_store.models import Channel
 from scheduler.dispatch import Dispatcher
 from scheduler.embedded import SENDS, EmbeddedScheduler
+from scheduler.links import TrackedLinks
 from scheduler.sender import SEND_LEASE, process_sends
 
 log = structlog.get_logger(__name__)
@@ -72,6 +73,7 @@ class DistributedScheduler(EmbeddedScheduler):
         lease: timedelta = SEND_LEASE,
         channels: frozenset[Channel] | None = None,
         products: ProductLookup | None = None,
+        links: TrackedLinks | None = None,
         graceful_timeout: float = 30.0,
     ) -> None:
         super().__init__(
@@ -83,6 +85,7 @@ class DistributedScheduler(EmbeddedScheduler):
             lease=lease,
             channels=channels,
             products=products,
+            links=links,
         )
         self.app = App(connector=PsycopgConnector(conninfo=libpq_url(database_url)))
         self._worker_concurrency = worker_concurrency
@@ -202,6 +205,7 @@ class DistributedScheduler(EmbeddedScheduler):
                 token=token,
                 lease=self._lease,
                 products=self._products,
+                links=self._links,
             )
         except Exception as exc:
             if attempt + 1 >= MAX_ATTEMPTS:

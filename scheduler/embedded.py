@@ -25,12 +25,14 @@ from policy.guardrails import Guardrails
 from policy.next_best_action import DEFAULT_PRIORS, BetaPrior, population_prior
 from policy.products import ProductLookup
 from policy.triggers import arm_win_back
+from policy.variants import load_variant_stats
 from policy.watches import follow_up_terms
 from profile_store import clock
 from profile_store.database import transaction
 from profile_store.leases import claim_statement, new_token
 from profile_store.models import Channel, CustomerTraits, ScheduledSend, TriggerTimer
 from scheduler.dispatch import Dispatcher
+from scheduler.links import TrackedLinks
 from scheduler.sender import SEND_LEASE, process_sends
 from scheduler.store import schedule
 
@@ -57,10 +59,11 @@ class EmbeddedScheduler:
         rng: random.Random | None = None,
         channels: frozenset[Channel] | None = None,
         products: ProductLookup | None = None,
+        links: TrackedLinks | None = None,
     ) -> None:
         """``channels``: the channels this deployment can send on (None: any, for tests with a
-        recording dispatcher); only those are candidates when deciding. ``products``: catalog
-        facts for the decisions (categories)."""
+        recording dispatcher); only those are candidates when deciding. ``products``: the
+        catalog, for what messages show. ``links``: product links become tracked short links."""
         self._sessions = sessions
         self._dispatcher = dispatcher
         self._rules = rules
@@ -71,6 +74,8 @@ class EmbeddedScheduler:
         self._rng = rng or random.Random()
         self._channels = channels
         self._products = products
+        self._links = links
+        self._variant_stats: dict[tuple[str, str], tuple[int, int]] = {}
         self._priors: dict[Channel, BetaPrior] = dict(DEFAULT_PRIORS)
         self._priors_at: datetime | None = None
         self._task: asyncio.Task[None] | None = None
@@ -176,6 +181,8 @@ class EmbeddedScheduler:
                 priors=self._priors,
                 channels=self._channels,
                 products=self._products,
+                details_of_trigger=dict(claimed.details or {}),
+                variant_stats=self._variant_stats,
                 **follow_up_terms(claimed.details),
             )
             if plan.verdict == "scheduled":
@@ -246,6 +253,7 @@ class EmbeddedScheduler:
                 lease=self._lease,
                 concurrency=self._concurrency,
                 products=self._products,
+                links=self._links,
             )
         return len(claimed)
 
@@ -259,4 +267,5 @@ class EmbeddedScheduler:
                 select(TRAITS.c.data).order_by(TRAITS.c.updated_at.desc()).limit(PRIOR_SAMPLE)
             )
             everyone = [row.data.get("channel_engagement", {}) for row in rows]
+            self._variant_stats = await load_variant_stats(session, now)
         self._priors = population_prior(everyone)

@@ -26,17 +26,23 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from channels.messages import ProductCard
+from policy.content import MessageContent, NothingToShow, still_showable
+from policy.context import CustomerContext
 from policy.context_loader import load_contexts
 from policy.eligibility import Action, evaluate
 from policy.guardrails import Guardrails
 from policy.products import ProductLookup, with_purchase_categories
+from policy.rendering import render_message
 from profile_store.addresses import preferred_address
 from profile_store.database import transaction
 from profile_store.leases import Heartbeat
 from profile_store.models import Channel, ConsentPurpose, Decision, Identity, ScheduledSend
 from profile_store.trait_store import load_traits, save_traits
 from profile_store.traits import TraitState, record_engagement
+from scheduler.conversation_log import SentMessage, record_in_conversations
 from scheduler.dispatch import Dispatcher, DispatchResult, OutboundSend
+from scheduler.links import LinkRequest, TrackedLinks
 
 log = structlog.get_logger(__name__)
 SENDS = ScheduledSend.__table__  # type: ignore[attr-defined]
@@ -59,6 +65,7 @@ class _Outcomes:
         self.sends: list[dict[str, Any]] = []
         self.decisions: list[dict[str, Any]] = []
         self.sent_on: list[tuple[str, Channel]] = []
+        self.sent_messages: list[SentMessage] = []
 
     def send(self, row: Any, status: str, **changes: Any) -> None:
         values = {
@@ -108,6 +115,7 @@ class _Outcomes:
                 ),
                 sorted(self.decisions, key=lambda r: r["b_id"]),
             )
+        await record_in_conversations(conn, self.sent_messages, self.now)
         if self.sent_on:
             stored = await load_traits(session, [cid for cid, _ in self.sent_on])
             states = {
@@ -129,9 +137,11 @@ async def process_sends(
     lease: timedelta = SEND_LEASE,
     concurrency: int = 32,
     products: ProductLookup | None = None,
+    links: TrackedLinks | None = None,
 ) -> dict[str, str]:
     """Handle sends leased to ``token`` (at most one per customer); returns each send's new
-    status. Sends whose lease is no longer ``token``'s are left alone."""
+    status. Sends whose lease is no longer ``token``'s are left alone. ``links``: product links
+    become tracked short links under the public URL."""
     ready: list[tuple[Any, OutboundSend, list[Any]]] = []
     async with transaction(sessions) as session:
         conn = await session.connection()
@@ -165,18 +175,23 @@ async def process_sends(
                     outcomes.send(row, "suppressed", last_error=_summary(reasons))
                     outcomes.decision(row.decision_id, "suppressed", reasons)
                 continue
-            outbound = OutboundSend(
-                send_id=row.id,
-                idempotency_key=row.idempotency_key,
-                customer_id=row.customer_id,
-                channel=channel,
-                address=preferred_address(channel, addresses[row.customer_id]) or "",
-                program=row.program,
-                text=row.payload.get("text", ""),
-                product_ids=list(row.product_ids),
-                use_template=verdict.requires_template,
+            prepared = outbound_for(
+                row,
+                contexts[row.customer_id],
+                channel,
+                preferred_address(channel, addresses[row.customer_id]) or "",
+                verdict.requires_template,
+                rules,
+                now,
             )
-            ready.append((row, outbound, reasons))
+            if isinstance(prepared, NothingToShow):
+                shown = [{"code": "nothing_to_show", "blocking": True, "detail": prepared.reason}]
+                outcomes.send(row, "suppressed", last_error=f"nothing_to_show: {prepared.reason}")
+                outcomes.decision(row.decision_id, "suppressed", shown)
+                continue
+            ready.append((row, prepared, reasons))
+        if links is not None:
+            await _track_links(conn, links, ready, now)
         # Blocked sends are settled now (the rows are locked: still ours); the ones going out
         # stay 'sending', leased, meanwhile.
         await outcomes.write(session)
@@ -246,6 +261,82 @@ async def _settle(
     return statuses
 
 
+def outbound_for(
+    row: Any,
+    ctx: CustomerContext,
+    channel: Channel,
+    address: str,
+    use_template: bool,
+    rules: Guardrails,
+    now: datetime,
+) -> OutboundSend | NothingToShow:
+    """The send as it goes out now: its content checked against the world as it is (a cart
+    emptied, a product bought since) and rendered in the variant decided, for the channel."""
+    base = {
+        "send_id": row.id,
+        "idempotency_key": row.idempotency_key,
+        "customer_id": row.customer_id,
+        "channel": channel,
+        "address": address,
+        "program": row.program,
+        "use_template": use_template,
+    }
+    stored = row.payload.get("content")
+    if not stored:  # a send from before content was kept: its own text
+        text = row.payload.get("text", "")
+        return OutboundSend(**base, text=text, product_ids=list(row.product_ids))
+    content = still_showable(MessageContent.model_validate(stored), ctx, rules, now)
+    if isinstance(content, NothingToShow):
+        return content
+    rendered = render_message(
+        content, row.payload.get("variant"), ctx, channel, ConsentPurpose(row.purpose), rules
+    )
+    return OutboundSend(
+        **base,
+        text=rendered.text,
+        product_ids=[p.product_id for p in rendered.products],
+        cards=[
+            ProductCard(
+                id=p.product_id,
+                name=p.name,
+                price=p.price,
+                currency=p.currency,
+                url=p.url,
+                image_url=p.image_url,
+                variant=p.variant,
+                was_price=p.was_price,
+            )
+            for p in rendered.products
+        ],
+        footer=rendered.footer,
+        values=rendered.values,
+    )
+
+
+async def _track_links(
+    conn: Any, links: TrackedLinks, ready: list[tuple[Any, OutboundSend, list[Any]]], now: datetime
+) -> None:
+    """Every product link in these sends becomes a tracked short link, in one insert."""
+    requests = [
+        LinkRequest(
+            url=card.url,
+            customer_id=row.customer_id,
+            channel=outbound.channel.value,
+            decision_id=row.decision_id,
+            send_id=row.id,
+            product_id=card.id,
+        )
+        for row, outbound, _ in ready
+        for card in outbound.cards
+        if card.url
+    ]
+    short = iter(await links.shorten(conn, requests, now))
+    for _, outbound, _ in ready:
+        for card in outbound.cards:
+            if card.url:
+                card.url = next(short)
+
+
 def stored_action(row: Any) -> Action:
     """The action decided for this send; sends stored before actions were kept get the one
     their program and purpose described."""
@@ -268,6 +359,22 @@ def _record(
         outcomes.send(row, "sent", sent_at=now, provider_message_id=result.provider_message_id)
         outcomes.decision(row.decision_id, "sent", reasons)
         outcomes.sent_on.append((row.customer_id, outbound.channel))
+        outcomes.sent_messages.append(
+            SentMessage(
+                send_id=row.id,
+                customer_id=row.customer_id,
+                channel=outbound.channel.value,
+                address=outbound.address,
+                text="\n\n".join(p for p in (outbound.text, outbound.footer) if p),
+                origin={
+                    "program": row.program,
+                    "decision_id": row.decision_id,
+                    "variant": row.payload.get("variant"),
+                    "product_ids": outbound.product_ids,
+                },
+                cards=[card.model_dump(mode="json") for card in outbound.cards],
+            )
+        )
         return "sent"
     attempts = row.attempts + 1
     if result.retryable and attempts < MAX_ATTEMPTS:

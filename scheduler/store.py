@@ -35,7 +35,10 @@ async def schedule(session: AsyncSession, plan: DecisionPlan, *, idempotency_key
             purpose=plan.purpose,
             program=plan.program,
             product_ids=plan.product_ids,
-            payload={"text": plan.text},
+            payload={
+                "content": plan.content.model_dump(mode="json") if plan.content else None,
+                "variant": plan.variant,
+            },
             action=plan.action.model_dump(mode="json"),
             due_at=plan.send_at,
             status="pending",

@@ -30,15 +30,9 @@ def _escaped(chunk: str) -> list[str]:
     return [part for half in split_text(chunk, max(len(chunk) // 2, 1)) for part in _escaped(half)]
 
 
-def price_line(card: ProductCard) -> str | None:
-    if card.price is None:
-        return None
-    return f"{card.price:,.2f} {card.currency}" if card.currency else f"{card.price:,.2f}"
-
-
 def card_caption(card: ProductCard) -> str:
-    lines = [f"<b>{escape(card.name)}</b>"]
-    if (price := price_line(card)) is not None:
+    lines = [f"<b>{escape(card.title)}</b>"]
+    if (price := card.price_text) is not None:
         lines.append(escape(price))
     caption = "\n".join(lines)
     if len(caption) <= CAPTION_LIMIT:

@@ -19,7 +19,7 @@ from aiogram.exceptions import (
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from channels.messages import ChannelName, OutboundMessage, ProductCard, SendResult
-from channels.telegram.format import card_caption, escape, message_parts, price_line
+from channels.telegram.format import card_caption, escape, message_parts
 
 _REMEMBERED_SENDS = 10_000
 
@@ -49,7 +49,7 @@ class TelegramChannel:
         self._done.move_to_end(message.idempotency_key)
         while len(self._done) > _REMEMBERED_SENDS:
             self._done.popitem(last=False)
-        steps: list[str | ProductCard] = [*message_parts(message.text), *message.cards]
+        steps: list[str | ProductCard] = [*message_parts(message.full_text), *message.cards]
         try:
             for step in steps[len(done) :]:
                 sent = await self._send_step(message.address, step)
@@ -80,8 +80,8 @@ class TelegramChannel:
                 caption=card_caption(step),
                 reply_markup=keyboard,
             )
-        price = price_line(step)
-        text = f"<b>{escape(step.name)}</b>" + (f"\n{escape(price)}" if price else "")
+        price = step.price_text
+        text = f"<b>{escape(step.title)}</b>" + (f"\n{escape(price)}" if price else "")
         return await self.bot.send_message(chat_id=chat_id, text=text, reply_markup=keyboard)
 
     @staticmethod

@@ -34,24 +34,29 @@ def sms_segments(text: str) -> int:
 
 
 def _card_line(card: ProductCard) -> str:
-    price = f" {card.price:,.2f} {card.currency or ''}".rstrip() if card.price is not None else ""
-    return f"{card.name}{price}" + (f"\n{card.url}" if card.url else "")
+    price = f" {card.price_text}" if card.price_text else ""
+    return f"{card.title}{price}" + (f"\n{card.url}" if card.url else "")
 
 
-def sms_body(text: str, cards: list[ProductCard], max_segments: int = 4) -> str:
-    """One SMS body: the text, then a line and a link per product, within ``max_segments``."""
+def sms_body(text: str, cards: list[ProductCard], max_segments: int = 4, footer: str = "") -> str:
+    """One SMS body: the text, a line and a link per product, then the footer (an opt-out
+    line), within ``max_segments``. Only the text is trimmed: links and the footer are what
+    the shopper acts on and what carriers require."""
     links = "\n\n".join(_card_line(card) for card in cards)
-    body = "\n\n".join(part for part in (text.strip(), links) if part)
-    if sms_segments(body) <= max_segments:
-        return body
+
+    def body(text: str) -> str:
+        return "\n\n".join(part for part in (text.strip(), links, footer.strip()) if part)
+
+    whole = body(text)
+    if sms_segments(whole) <= max_segments:
+        return whole
     words = text.split()
     while words:
         words.pop()
-        trimmed = " ".join(words) + "…"
-        body = "\n\n".join(part for part in (trimmed, links) if part)
-        if sms_segments(body) <= max_segments:
-            return body
-    return links
+        trimmed = body(" ".join(words) + "…")
+        if sms_segments(trimmed) <= max_segments:
+            return trimmed
+    return body("")
 
 
 def whatsapp_bold(text: str) -> str:
@@ -59,9 +64,9 @@ def whatsapp_bold(text: str) -> str:
 
 
 def whatsapp_card_body(card: ProductCard) -> str:
-    lines = [whatsapp_bold(card.name)]
-    if card.price is not None:
-        lines.append(f"{card.price:,.2f} {card.currency or ''}".rstrip())
+    lines = [whatsapp_bold(card.title)]
+    if card.price_text:
+        lines.append(card.price_text)
     if card.url:
         lines.append(card.url)
     return "\n".join(lines)

@@ -109,7 +109,7 @@ class TwilioSmsChannel(TwilioChannel):
         self.max_segments = max_segments
 
     def steps(self, message: OutboundMessage) -> list[_Step]:
-        body = sms_body(message.text, message.cards, self.max_segments)
+        body = sms_body(message.text, message.cards, self.max_segments, message.footer)
         if not body:
             raise ValueError("nothing to send: no text and no products")
         return [_Step(body=body)]
@@ -137,7 +137,7 @@ class TwilioWhatsAppChannel(TwilioChannel):
                     content_variables=json.dumps(message.template.variables),
                 )
             ]
-        steps = [_Step(body=part) for part in whatsapp_text_parts(message.text)]
+        steps = [_Step(body=part) for part in whatsapp_text_parts(message.full_text)]
         for card in message.cards:
             params: dict[str, Any] = {"body": whatsapp_card_body(card)}
             if card.image_url:

@@ -92,3 +92,12 @@ async def running_shop(settings: Settings, outbox: RecordingDispatcher) -> Async
 async def shop(settings: Settings) -> AsyncIterator[Shop]:
     async with running_shop(settings, RecordingDispatcher()) as running:
         yield running
+
+
+@pytest.fixture
+async def stocked(shop: Shop) -> Shop:
+    """The shop with the small test catalog (tests/scheduler/catalog.py)."""
+    from tests.scheduler.catalog import stock
+
+    await stock(shop)
+    return shop

@@ -123,8 +123,9 @@ PROGRAMS: dict[str, Callable[[Shop], Any]] = {
 
 @pytest.mark.parametrize("program", sorted(PROGRAMS))
 async def test_the_action_decided_is_the_action_evaluated_at_send_time(
-    shop: Shop, evaluated: list[Action], program: str
+    stocked: Shop, evaluated: list[Action], program: str
 ) -> None:
+    shop = stocked
     # For win-back, consent given long ago: a consent is a sign of life too.
     consented = T0 - timedelta(days=62 if program == "win_back" else 1)
     await shop.post(*opted_in(ANN, consented, "telegram"))

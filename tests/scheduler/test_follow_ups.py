@@ -56,7 +56,8 @@ async def test_a_reminder_needs_no_marketing_consent_and_comes_where_it_was_aske
     assert decisions[1]["verdict"] == "scheduled"
 
 
-async def test_a_back_in_stock_watch_fires_only_for_the_size_asked(shop: Shop) -> None:
+async def test_a_back_in_stock_watch_fires_only_for_the_size_asked(stocked: Shop) -> None:
+    shop = stocked
     who, services = await shopper(shop)
     request = FollowUpRequest(kind=FollowUpKind.BACK_IN_STOCK, product_ids=["boot-1"], size="42")
     assert (await schedule_follow_up(services, who, request, T0)).status is FollowUpStatus.WATCHING
@@ -75,7 +76,9 @@ async def test_a_back_in_stock_watch_fires_only_for_the_size_asked(shop: Shop) -
     assert await catalog_change({"42"}, T0 + timedelta(days=2)) == 0  # fires once
     await shop.run(T0 + timedelta(days=2, minutes=1))
     (sent,) = shop.outbox.sent
-    assert sent.text.startswith("Good news: what you asked about is back in stock.")
+    assert sent.text == "Good news: Ridge Hiking Boot in 42 is back in stock."
+    (card,) = sent.cards
+    assert (card.id, card.variant, card.name) == ("boot-1", "42", "Ridge Hiking Boot")
 
 
 async def test_requests_the_policy_cannot_take_are_refused_with_a_reason(shop: Shop) -> None:

@@ -45,7 +45,8 @@ def opted_in(who: dict[str, Any], t: datetime, *channels: str) -> list[dict[str,
 ANN = {"phone": "+12125550100", "telegram_id": "5001"}  # New York by area code
 
 
-async def test_the_coat_bought_on_tuesday(shop: Shop) -> None:
+async def test_the_coat_bought_on_tuesday(stocked: Shop) -> None:
+    shop = stocked
     await shop.post(
         *opted_in(ANN, T0, "sms", "whatsapp", "telegram"),
         ev("added_to_cart", ANN, T0, product_id="coat", price=199.0, currency="USD"),
@@ -68,7 +69,8 @@ async def test_the_coat_bought_on_tuesday(shop: Shop) -> None:
     await shop.run(T0 + timedelta(days=7, hours=3))
     browse = [d for d in await shop.decisions("+12125550100") if d["program"] == "browse_abandoned"]
     assert browse[0]["verdict"] == "suppressed"
-    assert {(r["channel"], r["code"]) for r in browse[0]["reasons"]} == {
+    assert {(r.get("channel"), r["code"]) for r in browse[0]["reasons"]} == {
+        (None, "nothing_to_show"),
         ("sms", "recently_purchased"),
         ("telegram", "recently_purchased"),
         ("whatsapp", "recently_purchased"),
@@ -79,10 +81,17 @@ async def test_the_coat_bought_on_tuesday(shop: Shop) -> None:
     # usual hour (they shop around 14:00 UTC).
     await shop.run(T0 + timedelta(days=9))
     post = [d for d in await shop.decisions("+12125550100") if d["program"] == "post_purchase"]
-    assert post[0]["verdict"] == "scheduled" and post[0]["product_ids"] == []
+    assert post[0]["verdict"] == "scheduled"
     assert post[0]["details"]["trigger_product_ids"] == ["coat"]
+    # Complements from the catalog (the coat's brand, similar things), never the coat itself.
+    complements = post[0]["product_ids"]
+    assert 2 <= len(complements) <= 3 and "coat" not in complements
+    assert set(complements) <= {"scarf", "gloves", "beanie"}  # the coat's brand, not coats
     sent = [s for s in shop.outbox.sent if s.program == "post_purchase"]
-    assert len(sent) == 1 and "coat" not in sent[0].text
+    assert len(sent) == 1
+    assert [card.id for card in sent[0].cards] == complements
+    assert all("Storm Coat" not in card.name for card in sent[0].cards)
+    assert "Storm Coat" not in sent[0].text
 
 
 async def test_converted_at_nine_no_cart_message_at_eleven(shop: Shop) -> None:

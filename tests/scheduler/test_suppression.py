@@ -176,4 +176,5 @@ async def test_a_channel_without_credentials_is_never_a_candidate(
     assert decision["channel"] == "telegram" and decision["outcome"] == "sent"
     sms = next(c for c in decision["details"]["candidates"] if c["channel"] == "sms")
     assert [r["code"] for r in sms["reasons"]] == ["channel_not_configured"]
-    assert [m.params["chat_id"] for m in telegram.sent] == [ANN["telegram_id"]]
+    # The message and its product card, on Telegram.
+    assert {m.params["chat_id"] for m in telegram.sent} == {ANN["telegram_id"]}

@@ -24,6 +24,7 @@ from chromadb.api.types import Documents, EmbeddingFunction
 from chromadb.config import Settings as ChromaSettings
 from pydantic import BaseModel
 
+from profile_store import clock
 from tools.catalog.embeddings import MiniLmEmbeddingFunction
 from tools.catalog.schema import Product, normalise
 
@@ -134,9 +135,13 @@ class CatalogStore:
         }
         embed: list[tuple[Product, dict[str, Any]]] = []
         meta_only: list[tuple[str, dict[str, Any]]] = []
+        added_at = clock.now().timestamp()
         for product in latest.values():
             metadata = product_metadata(product)
             old = existing.get(product.id)
+            # When the shop first listed it, for "new arrivals"; kept across updates.
+            previous = (old or {}).get("added_at")
+            metadata["added_at"] = previous if isinstance(previous, float) else added_at
             if old is None:
                 summary.added += 1
                 embed.append((product, metadata))
@@ -160,6 +165,17 @@ class CatalogStore:
                 ids=[id_ for id_, _ in meta_only],
                 metadatas=[meta for _, meta in meta_only],
             )
+
+    def added_at(self, product_ids: Sequence[str]) -> dict[str, float]:
+        """When each product was first imported (epoch seconds), for "new arrivals"."""
+        if not product_ids:
+            return {}
+        found = self.collection.get(ids=list(product_ids), include=["metadatas"])
+        stamps = {}
+        for id_, meta in zip(found["ids"], found["metadatas"] or [], strict=True):
+            value = dict(meta or {}).get("added_at")
+            stamps[id_] = value if isinstance(value, float) else 0.0
+        return stamps
 
     def delete(self, ids: Iterable[str]) -> list[str]:
         wanted = list(ids)
@@ -219,6 +235,9 @@ class Catalog:
 
     async def get_many(self, product_ids: Sequence[str]) -> dict[str, Product]:
         return await asyncio.to_thread(self.store.get_many, product_ids)
+
+    async def added_at(self, product_ids: Sequence[str]) -> dict[str, float]:
+        return await asyncio.to_thread(self.store.added_at, product_ids)
 
     async def count(self) -> int:
         return await asyncio.to_thread(self.store.count)
