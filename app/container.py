@@ -13,7 +13,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.agent_setup import AgentRuntime
+from app.agent_setup import AgentRuntime, chat_model
+from app.copywriter import ModelCopyWriter
 from app.catalog_setup import embedding_function
 from app.channel_set import ChannelSet
 from app.product_lookup import CatalogProductLookup
@@ -60,6 +61,7 @@ class Container:
     channels: ChannelSet
     conversations: ConversationWorker
     agent: AgentRuntime
+    product_lookup: ProductLookup
     guardrails_version: int | None = None
     _catalog: Catalog | None = None
     _catalog_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -95,6 +97,7 @@ class Container:
             return container.guardrails
 
         readers = session_factory(engine, read_only=True)
+        product_lookup = CatalogProductLookup(lambda: container.catalog())
         services = ToolServices(readers, lambda: container.catalog(), rules, sessions)
         agent = AgentRuntime(settings, services, rules)
         container = cls(
@@ -113,7 +116,7 @@ class Container:
                 # A stand-in dispatcher (tests, benchmarks) takes every channel; the real one
                 # only those with credentials, so a channel that is off is never chosen.
                 channels=None if dispatcher else channels.available,
-                products=CatalogProductLookup(lambda: container.catalog()),
+                products=product_lookup,
                 links=TrackedLinks(settings.public_url),
             ),
             channels=channels,
@@ -127,7 +130,10 @@ class Container:
                 readers,
             ),
             agent=agent,
+            product_lookup=product_lookup,
         )
+        if settings.openai_api_key is not None:  # programs with copy: generated may use it
+            container.scheduler.copywriter = ModelCopyWriter(chat_model(settings), rules)
         return container
 
     async def catalog(self) -> Catalog:

@@ -15,6 +15,7 @@ from app.openapi import document_models
 from app.routers import (
     admin,
     admin_config,
+    admin_messages,
     admin_reports,
     catalog,
     console,
@@ -71,6 +72,7 @@ def create_app(
     app.include_router(catalog.router)
     app.include_router(admin.router)
     app.include_router(admin_config.router)
+    app.include_router(admin_messages.router)
     app.include_router(admin_reports.router)
     app.include_router(console.router)
     app.include_router(links.router)

@@ -27,6 +27,7 @@ class DecisionView(BaseModel):
     verdict: str
     reasons: list[dict[str, Any]]
     held_out: bool
+    variant: str | None = None  # the copy variant sent
     details: dict[str, Any]
     outcome: str | None
     outcome_reasons: list[dict[str, Any]]

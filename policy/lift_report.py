@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from policy.outcomes import DELIVERED
+from policy.outcomes import DELIVERED, RESPONSES
 from policy.triggers import ATTRIBUTION_WINDOW
 from profile_store.models import Decision, Event
 
@@ -83,12 +83,22 @@ class MessageCounts(BaseModel):
     pending: int = 0
 
 
+class VariantLift(BaseModel):
+    """The treated customers who got one copy variant, against the program's whole holdout."""
+
+    variant: str
+    treated: GroupStats
+    lift: Lift
+    responses: int  # first messages clicked or answered (or followed by an order)
+
+
 class ProgramLift(BaseModel):
     program: str
     treated: GroupStats
     holdout: GroupStats
     lift: Lift
     messages: MessageCounts
+    variants: list[VariantLift] = []
 
 
 class LiftReport(BaseModel):
@@ -158,6 +168,7 @@ async def lift_report(session: AsyncSession, *, since: datetime, until: datetime
                 DECISIONS.c.outcome,
                 DECISIONS.c.outcome_reasons,
                 DECISIONS.c.created_at,
+                DECISIONS.c.variant,
             )
             .where(
                 DECISIONS.c.created_at >= since,
@@ -171,10 +182,16 @@ async def lift_report(session: AsyncSession, *, since: datetime, until: datetime
     messages: dict[str, MessageCounts] = defaultdict(MessageCounts)
     # program -> customer -> (held out?, first decision time); rows come oldest first.
     anchors: dict[str, dict[str, tuple[bool, datetime]]] = defaultdict(dict)
+    # program -> customer -> (variant of that first message, did they respond to it?)
+    copies: dict[str, dict[str, tuple[str, bool]]] = defaultdict(dict)
     for row in rows:
         _count_message(messages[row.program], row)
         if row.held_out or row.outcome in SENT:
-            anchors[row.program].setdefault(row.customer_id, (bool(row.held_out), row.created_at))
+            first = anchors[row.program].setdefault(
+                row.customer_id, (bool(row.held_out), row.created_at)
+            )
+            if not first[0] and first[1] == row.created_at and row.variant:
+                copies[row.program][row.customer_id] = (row.variant, row.outcome in RESPONSES)
 
     orders = await _orders(conn, [a for by in anchors.values() for a in by.items()])
     currencies: set[str] = set()
@@ -193,6 +210,7 @@ async def lift_report(session: AsyncSession, *, since: datetime, until: datetime
                 holdout=holdout,
                 lift=lift(treated, holdout),
                 messages=messages[program],
+                variants=_variants(copies[program], anchors[program], orders, holdout),
             )
         )
     return LiftReport(
@@ -202,6 +220,29 @@ async def lift_report(session: AsyncSession, *, since: datetime, until: datetime
         currencies=sorted(currencies),
         programs=programs,
     )
+
+
+def _variants(
+    copies: dict[str, tuple[str, bool]],
+    anchors: dict[str, tuple[bool, datetime]],
+    orders: dict[str, list[_Order]],
+    holdout: GroupStats,
+) -> list[VariantLift]:
+    by_variant: dict[str, list[str]] = defaultdict(list)
+    for customer, (variant, _) in copies.items():
+        by_variant[variant].append(customer)
+    results = []
+    for variant, customers in sorted(by_variant.items()):
+        treated = _group([_in_window(orders.get(c, []), anchors[c][1]) for c in customers])
+        results.append(
+            VariantLift(
+                variant=variant,
+                treated=treated,
+                lift=lift(treated, holdout),
+                responses=sum(1 for c in customers if copies[c][1]),
+            )
+        )
+    return results
 
 
 def _count_message(counts: MessageCounts, row: Any) -> None:

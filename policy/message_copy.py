@@ -40,7 +40,7 @@ class MessageVariant(_Strict):
 
 
 class Brand(_Strict):
-    name: str = Field(default="our shop", min_length=1, max_length=60)
+    name: str = Field(default="Our shop", min_length=1, max_length=60)
     default_locale: str = Field(default="en", pattern=LOCALE)
 
 

@@ -41,6 +41,7 @@ _TEXTS = {
         "{% else %}has a new price{% endif %}."
     ),
 }
+PROGRAMS = tuple(_TEXTS)
 FALLBACK = "We have something for you{% if products %}: {{ product.name }}{% endif %}."
 
 

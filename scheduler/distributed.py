@@ -206,6 +206,7 @@ class DistributedScheduler(EmbeddedScheduler):
                 lease=self._lease,
                 products=self._products,
                 links=self._links,
+                copywriter=self.copywriter,
             )
         except Exception as exc:
             if attempt + 1 >= MAX_ATTEMPTS:

@@ -20,6 +20,7 @@ from sqlalchemy import Select, exists, or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from policy.copywriting import CopyWriter
 from policy.decide import decide
 from policy.guardrails import Guardrails
 from policy.next_best_action import DEFAULT_PRIORS, BetaPrior, population_prior
@@ -60,6 +61,7 @@ class EmbeddedScheduler:
         channels: frozenset[Channel] | None = None,
         products: ProductLookup | None = None,
         links: TrackedLinks | None = None,
+        copywriter: CopyWriter | None = None,
     ) -> None:
         """``channels``: the channels this deployment can send on (None: any, for tests with a
         recording dispatcher); only those are candidates when deciding. ``products``: the
@@ -75,6 +77,7 @@ class EmbeddedScheduler:
         self._channels = channels
         self._products = products
         self._links = links
+        self.copywriter = copywriter  # set by the app once a model is configured
         self._variant_stats: dict[tuple[str, str], tuple[int, int]] = {}
         self._priors: dict[Channel, BetaPrior] = dict(DEFAULT_PRIORS)
         self._priors_at: datetime | None = None
@@ -254,6 +257,7 @@ class EmbeddedScheduler:
                 concurrency=self._concurrency,
                 products=self._products,
                 links=self._links,
+                copywriter=self.copywriter,
             )
         return len(claimed)
 

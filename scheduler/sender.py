@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from channels.messages import ProductCard
-from policy.content import MessageContent, NothingToShow, still_showable
+from policy.content import ContentProduct, MessageContent, NothingToShow, still_showable
 from policy.context import CustomerContext
 from policy.context_loader import load_contexts
+from policy.copywriting import MAX_CHARS, CopyRequest, CopyWriter
 from policy.eligibility import Action, evaluate
 from policy.guardrails import Guardrails
 from policy.products import ProductLookup, with_purchase_categories
@@ -138,6 +139,7 @@ async def process_sends(
     concurrency: int = 32,
     products: ProductLookup | None = None,
     links: TrackedLinks | None = None,
+    copywriter: CopyWriter | None = None,
 ) -> dict[str, str]:
     """Handle sends leased to ``token`` (at most one per customer); returns each send's new
     status. Sends whose lease is no longer ``token``'s are left alone. ``links``: product links
@@ -195,6 +197,9 @@ async def process_sends(
         # Blocked sends are settled now (the rows are locked: still ours); the ones going out
         # stay 'sending', leased, meanwhile.
         await outcomes.write(session)
+
+    if copywriter is not None:
+        await _generated_copy(ready, copywriter, rules, contexts)
 
     async def dispatch(outbound: OutboundSend) -> DispatchResult:
         try:
@@ -335,6 +340,49 @@ async def _track_links(
         for card in outbound.cards:
             if card.url:
                 card.url = next(short)
+
+
+async def _generated_copy(
+    ready: list[tuple[Any, OutboundSend, list[Any]]],
+    copywriter: CopyWriter,
+    rules: Guardrails,
+    contexts: dict[str, CustomerContext],
+) -> None:
+    """For programs set to ``copy: generated``: the model's words instead of the template's,
+    where the model answers in time and the guard lets them through."""
+    wanted = [
+        (row, outbound)
+        for row, outbound, _ in ready
+        if rules.program(row.program).copy_mode == "generated" and not outbound.use_template
+    ]
+    if not wanted:
+        return
+    limit = asyncio.Semaphore(8)
+
+    async def write(row: Any, outbound: OutboundSend) -> None:
+        program = rules.program(row.program)
+        brand_prefix = f"{rules.brand.name}: "
+        template = outbound.text.removeprefix(brand_prefix)
+        request = CopyRequest(
+            program=row.program,
+            brief=program.brief,
+            brand=rules.brand.name,
+            voice=rules.agent.brand_voice,
+            channel=outbound.channel.value,
+            first_name=contexts[row.customer_id].first_name,
+            products=[
+                ContentProduct(product_id=c.id, name=c.name, price=c.price, currency=c.currency)
+                for c in outbound.cards
+            ],
+            template_text=template,
+            max_chars=MAX_CHARS.get(outbound.channel.value, 600),
+        )
+        async with limit:
+            text = await copywriter.write(request)
+        if text:
+            outbound.text = brand_prefix + text if outbound.text.startswith(brand_prefix) else text
+
+    await asyncio.gather(*(write(row, outbound) for row, outbound in wanted))
 
 
 def stored_action(row: Any) -> Action:

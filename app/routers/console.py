@@ -21,6 +21,8 @@ from app.console.session import COOKIE, form_checked, signed_in
 from app.container import Container
 from app.routers.admin import DecisionIn, change_owner, decide, reply_as_human
 from app.routers.admin_config import publish, restore_version
+from app.routers.admin_messages import PreviewRequest, PreviewResponse, render_preview
+from channels.messages import ChannelName
 from conversations.inbox_view import (
     count_conversations,
     list_conversations,
@@ -37,8 +39,10 @@ from policy.guardrails_versions import (
     validate_document,
 )
 from policy.lift_report import lift_report
+from policy.messages import PROGRAMS
 from profile_store import clock
 from profile_store.identity import find_customer_id
+from profile_store.models import Channel
 from profile_store.refs import parse_customer_ref
 from tools.agent_tools.approvals import list_approvals
 
@@ -161,8 +165,16 @@ async def _guardrails_page(
     *,
     document: str | None = None,
     errors: list[FieldProblem] | None = None,
+    preview: PreviewRequest | None = None,
 ) -> HTMLResponse:
     container = _container(request)
+    shown: PreviewResponse | None = None
+    preview_error: str | None = None
+    if preview is not None:
+        try:
+            shown = await render_preview(container, preview)
+        except HTTPException as exc:
+            preview_error = str(exc.detail)
     async with container.readers() as session:
         versions = await list_versions(session, limit=20)
     current = container.guardrails
@@ -180,13 +192,30 @@ async def _guardrails_page(
         versions=versions,
         version=container.guardrails_version,
         tools=tools,
+        programs=sorted(set(current.programs) | set(PROGRAMS)),
+        channels=[c.value for c in ChannelName],
+        preview=shown,
+        preview_asked=preview,
+        preview_error=preview_error,
     )
 
 
 @router.get("/guardrails", response_class=HTMLResponse)
-async def guardrails_page(request: Request) -> HTMLResponse:
+async def guardrails_page(
+    request: Request,
+    program: Annotated[str | None, Query()] = None,
+    customer: Annotated[str | None, Query()] = None,
+    channel: Annotated[Channel | None, Query()] = None,
+    variant: Annotated[str | None, Query()] = None,
+) -> HTMLResponse:
+    """With ``program``, ``customer`` and ``channel``: the page shows that message's preview."""
     who, csrf = await signed_in(request)
-    return await _guardrails_page(request, who, csrf)
+    asked = None
+    if program and customer and channel:
+        asked = PreviewRequest(
+            program=program, customer=customer, channel=channel, variant=variant or None
+        )
+    return await _guardrails_page(request, who, csrf, preview=asked)
 
 
 @router.post("/guardrails", response_model=None)
