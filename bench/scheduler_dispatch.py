@@ -15,23 +15,30 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from sqlalchemy import func, insert, select
 
 from app.settings import Settings
 from bench.server import rss_mb
+from policy.content import ContentProduct, MessageContent
 from policy.guardrails import load_guardrails
+from policy.rendering import RenderedMessage
+from policy.rendering import render_message as real_render
 from profile_store import clock
 from profile_store.clock import FixedClock
 from profile_store.database import create_engine, session_factory, transaction
 from profile_store.migrate import upgrade
 from profile_store.models import Consent, Customer, Decision, Identity, ScheduledSend
+from scheduler import sender
 from scheduler.dispatch import DispatchResult, OutboundSend
 from scheduler.distributed import DistributedScheduler
 from scheduler.embedded import EmbeddedScheduler
+from scheduler.links import TrackedLinks
 
 SIZES = (2_000, 20_000)
 CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
@@ -52,7 +59,25 @@ class CountingDispatcher:
         return DispatchResult(ok=True, provider_message_id=send.send_id)
 
 
-async def seed(url: str, n: int) -> None:
+CONTENT = MessageContent(
+    program="browse_abandoned",
+    products=[
+        ContentProduct(
+            product_id="run-001",
+            name="Kestrel Storm Running Shoes",
+            price=96.99,
+            currency="USD",
+            url="https://demo.chatcommerce.dev/p/run-001",
+            image_url="https://demo.chatcommerce.dev/img/run-001.jpg",
+        ),
+        ContentProduct(product_id="run-002", name="Kestrel Tempo", price=89.0, currency="USD"),
+    ],
+).model_dump(mode="json")
+
+
+async def seed(url: str, n: int, *, content: bool = False) -> None:
+    """``n`` due marketing SMS; with ``content``, each a browse reminder with two products (its
+    copy rendered and its link tracked at send time), else a plain stored text."""
     engine = create_engine(url)
     sessions = session_factory(engine)
     for start in range(0, n, 5_000):
@@ -132,9 +157,13 @@ async def seed(url: str, n: int) -> None:
                         "customer_id": cid,
                         "channel": "sms",
                         "purpose": "marketing",
-                        "program": "price_drop",
+                        "program": "browse_abandoned" if content else "price_drop",
                         "product_ids": [],
-                        "payload": {"text": "Price drop!"},
+                        "payload": (
+                            {"content": CONTENT, "variant": "default"}
+                            if content
+                            else {"text": "Price drop!"}
+                        ),
                         "due_at": NOW - timedelta(minutes=1),
                         "status": "pending",
                         "attempts": 0,
@@ -147,19 +176,38 @@ async def seed(url: str, n: int) -> None:
     await engine.dispose()
 
 
-async def run(n: int) -> dict[str, object]:
+def timed_rendering(durations: list[float]) -> Callable[..., RenderedMessage]:
+    """``render_message`` that notes how long each call takes."""
+
+    def timed(*args: Any, **kwargs: Any) -> RenderedMessage:
+        start = time.perf_counter()
+        try:
+            return real_render(*args, **kwargs)
+        finally:
+            durations.append(time.perf_counter() - start)
+
+    return timed
+
+
+async def run(n: int, *, content: bool = False) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, data_dir=Path(tmp))
         await asyncio.to_thread(upgrade, settings.sqlalchemy_url)
-        await seed(settings.sqlalchemy_url, n)
+        await seed(settings.sqlalchemy_url, n, content=content)
         engine = create_engine(settings.sqlalchemy_url)
         sessions = session_factory(engine)
         outbox = CountingDispatcher()
         rules = load_guardrails()
-        scheduler = EmbeddedScheduler(sessions, outbox, lambda: rules, batch=1000)
+        links = TrackedLinks("https://shop.example") if content else None
+        scheduler = EmbeddedScheduler(sessions, outbox, lambda: rules, batch=1000, links=links)
+        durations: list[float] = []
+        sender.render_message = timed_rendering(durations)  # type: ignore[attr-defined]
         start = time.perf_counter()
-        while await scheduler.send_due(NOW):
-            pass
+        try:
+            while await scheduler.send_due(NOW):
+                pass
+        finally:
+            sender.render_message = real_render  # type: ignore[attr-defined]
         elapsed = time.perf_counter() - start
         async with sessions() as session:
             conn = await session.connection()
@@ -169,9 +217,13 @@ async def run(n: int) -> dict[str, object]:
                 )
             ).scalar_one()
         await engine.dispose()
+    render = sorted(durations)
     return {
         "sends": n,
+        "content": "rendered copy, two product cards, tracked links" if content else "stored text",
         "sends_per_s": round(n / elapsed),
+        "render_us_p50": round(render[len(render) // 2] * 1e6, 1) if render else None,
+        "render_us_p99": round(render[int(len(render) * 0.99)] * 1e6, 1) if render else None,
         "sent": sent,
         "dispatched_twice": sum(1 for c in outbox.seen.values() if c > 1),
         "lost": n - len(outbox.seen),
@@ -257,7 +309,9 @@ def main() -> None:
         seen = asyncio.run(work(sys.argv[1]))
         Path(sys.argv[2]).write_text(json.dumps(seen))
         return
-    results: list[dict[str, object]] = [asyncio.run(run(n)) for n in SIZES]
+    results: list[dict[str, object]] = [
+        asyncio.run(run(n, content=content)) for n in SIZES for content in (False, True)
+    ]
     results += [run_distributed(1), run_distributed(2)]
     print("eligibility re-checked per send; embedded on SQLite, procrastinate on PostgreSQL")
     for row in results:
