@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.agent_setup import AgentRuntime, chat_model
-from app.copywriter import ModelCopyWriter
 from app.catalog_setup import embedding_function
 from app.channel_set import ChannelSet
+from app.copywriter import ModelCopyWriter
 from app.product_lookup import CatalogProductLookup
 from app.settings import Settings
 from conversations.handler import ConversationHandler, HoldingReplyHandler

@@ -14,7 +14,7 @@ import structlog
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from agent.reply_guard import GuardInput, guard_reply
+from agent.reply_guard import GrantedOffer, GuardInput, guard_reply
 from policy.copywriting import CopyRequest
 from policy.guardrails import Guardrails
 
@@ -24,7 +24,7 @@ TIMEOUT_SECONDS = 10.0
 INSTRUCTIONS = (
     "You write one short automated message from a shop to one shopper on a messaging app. "
     "Follow the brief and the brand voice. Mention only the products listed, by their names; "
-    "prices only as given. Never offer a discount, a code or anything not in the brief. The "
+    "prices only as given. Never offer a discount or a code unless the facts give one. The "
     "product links are added after your text: do not write links. Plain text, no markdown, at "
     "most {max_chars} characters. Answer with the message only."
 )
@@ -37,6 +37,10 @@ def _facts(request: CopyRequest) -> str:
     for product in request.products:
         price = f" ({product.price:.2f} {product.currency or ''})".rstrip() if product.price else ""
         lines.append(f"Product: {product.name}{price}")
+    if request.discount_code and request.discount_percent:
+        lines.append(
+            f"Offer: code {request.discount_code} for {request.discount_percent:g}% off (say it)"
+        )
     lines.append(f"The template message, for tone and facts: {request.template_text}")
     return "\n".join(lines)
 
@@ -63,9 +67,18 @@ class ModelCopyWriter:
         if not text or len(text) > request.max_chars:
             log.info("copy.generated_refused", program=request.program, reason="length")
             return None
+        granted = (
+            [GrantedOffer(percent=request.discount_percent, code=request.discount_code)]
+            if request.discount_code and request.discount_percent
+            else []
+        )
         guarded = guard_reply(
             GuardInput(
-                reply=text, shopper_text="", system_prompt=system, config=rules.agent, granted=[]
+                reply=text,
+                shopper_text="",
+                system_prompt=system,
+                config=rules.agent,
+                granted=granted,
             )
         )
         if guarded.violations:

@@ -77,6 +77,14 @@ class CustomerContext(_Frozen):
     own_quiet_hours: OwnQuietHours | None = None
     cart: list[CartLine] = Field(default_factory=list, description="The open cart, now")
     category_affinity: dict[str, float] = Field(default_factory=dict)
+    lifetime_value: dict[str, float] = Field(default_factory=dict, description="per currency")
+    last_order_at: datetime | None = None
+    last_seen_at: datetime | None = None
+    event_count: int = 0
+    refund_count: int = 0
+    scores: dict[str, float] = Field(
+        default_factory=dict, description="purchase_propensity_7d, churn_risk_90d, …"
+    )
 
     def consent(self, channel: Channel, purpose: ConsentPurpose) -> ConsentStatus | None:
         for state in self.consents:

@@ -24,6 +24,7 @@ from profile_store.addresses import reachable_channels
 from profile_store.consent import consent_histories, current_consents
 from profile_store.models import Channel, Conversation, Customer, Identity, ScheduledSend
 from profile_store.trait_store import load_traits
+from profile_store.traits import TraitState
 
 CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 IDENTITIES = Identity.__table__  # type: ignore[attr-defined]
@@ -130,8 +131,23 @@ async def load_contexts(
             own_quiet_hours=_own_quiet_hours(customer.attributes),
             cart=_cart_lines(state.cart if state else {}),
             category_affinity=dict(state.category_affinity) if state else {},
+            lifetime_value=_lifetime_value(state),
+            last_order_at=state.last_order_at if state else None,
+            last_seen_at=state.last_seen_at if state else None,
+            event_count=state.event_count if state else 0,
+            refund_count=state.refund_count if state else 0,
         )
     return contexts
+
+
+def _lifetime_value(state: TraitState | None) -> dict[str, float]:
+    if state is None:
+        return {}
+    currencies = set(state.spent) | set(state.refunded)
+    return {
+        c: round(state.spent.get(c, 0.0) - state.refunded.get(c, 0.0), 2)
+        for c in sorted(currencies)
+    }
 
 
 def _cart_lines(cart: dict[str, Any]) -> list[CartLine]:

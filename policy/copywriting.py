@@ -29,6 +29,8 @@ class CopyRequest(BaseModel):
     products: list[ContentProduct]
     template_text: str  # what would be sent otherwise: an example of the tone and facts
     max_chars: int
+    discount_code: str | None = None  # granted by the decision: the only one it may mention
+    discount_percent: float | None = None
 
 
 class CopyWriter(Protocol):

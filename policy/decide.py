@@ -11,27 +11,39 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from policy.action_choice import (
+    NOTHING,
+    EvidenceByProgram,
+    ProgramEvidence,
+    choose_action,
+    static_choice,
+)
+from policy.audiences import audience_facts, matches, parse_rule
 from policy.content import MessageContent, NothingToShow, choose_content
 from policy.context_loader import load_context
+from policy.decisioning import Decisioning
 from policy.eligibility import Action, Reason, ReasonCode, Verdict, evaluate
 from policy.guardrails import Guardrails
 from policy.local_time import customer_zone
 from policy.messages import default_variants
 from policy.next_best_action import (
     BetaPrior,
+    ChannelChoice,
     SendTimeChoice,
     choose_channel,
     choose_send_time,
 )
+from policy.outcomes import cancel_send
 from policy.products import NoProductLookup, ProductLookup, with_purchase_categories
 from policy.variants import VariantStats, choose_variant, for_locale
-from profile_store.models import Channel, ConsentPurpose, Decision, new_id
+from profile_store.models import Channel, ConsentPurpose, Decision, ScheduledSend, new_id
 from profile_store.trait_store import load_traits
 
 DECISIONS = Decision.__table__  # type: ignore[attr-defined]
+SENDS = ScheduledSend.__table__  # type: ignore[attr-defined]
 # Reasons that lift by themselves: the send can wait for them rather than be dropped.
 DEFERRABLE = {ReasonCode.FREQUENCY_CAP, ReasonCode.QUIET_HOURS}
 MAX_DEFERRAL = timedelta(days=7)
@@ -108,6 +120,7 @@ async def decide(
     products: ProductLookup | None = None,
     details_of_trigger: dict[str, Any] | None = None,
     variant_stats: VariantStats | None = None,
+    evidence: EvidenceByProgram | None = None,
 ) -> DecisionPlan:
     """``requested``: the shopper asked for it (a follow-up); ``note`` their words for it;
     ``preferred``: the channel they asked it on, chosen when it is eligible; ``channels``: the
@@ -167,6 +180,19 @@ async def decide(
             {"code": ReasonCode.NOTHING_TO_SHOW.value, "blocking": True, "detail": content.reason},
         ]
         return await _log(session, base, "suppressed", details, action, reasons=reasons)
+    program = rules.program(action.program)
+    if not requested and program.audience is not None:
+        audience = rules.audiences[program.audience]
+        details["audience"] = program.audience
+        if not matches(parse_rule(audience.rule), audience_facts(ctx, now)):
+            reasons = [
+                {
+                    "code": ReasonCode.NOT_IN_AUDIENCE.value,
+                    "blocking": True,
+                    "detail": f"not in audience {program.audience!r} ({audience.rule})",
+                }
+            ]
+            return await _log(session, base, "suppressed", details, action, reasons=reasons)
     if any(v.held_out for v in verdicts.values()):
         held = next(v for v in verdicts.values() if v.held_out)
         return await _log(
@@ -180,29 +206,95 @@ async def decide(
         ]
         return await _log(session, base, "suppressed", details, action, reasons=reasons)
 
+    settings = rules.decisioning
+    static = settings.mode == "static"
+    if not requested:
+        percent = settings.static.discount_percent if static else settings.discount_percent
+        discounted = action.model_copy(update={"discount_percent": percent})
+        may_discount = percent > 0 and any(
+            (v := evaluate(ctx, discounted, ch, now, rules)).allowed and not v.requires_approval
+            for ch in eligible
+        )
+        pick = (
+            static_choice(settings, discount_allowed=may_discount)
+            if static
+            else choose_action(
+                ctx,
+                (evidence or {}).get(action.program, ProgramEvidence()),
+                settings,
+                rng,
+                discount_allowed=may_discount,
+                value_hint=_value_hint(content),
+            )
+        )
+        details["next_best_action"] = pick.model_dump(mode="json")
+        base["action"] = pick.chosen.action
+        if pick.chosen.action == NOTHING:
+            reasons = [
+                {
+                    "code": "no_expected_gain",
+                    "blocking": False,
+                    "detail": "doing nothing is worth the most: "
+                    + "; ".join(f"{c.action} {c.expected_value:+.2f}" for c in pick.candidates),
+                }
+            ]
+            return await _log(session, base, "skipped", details, action, reasons=reasons)
+        if pick.chosen.discount_percent:
+            action = action.model_copy(update={"discount_percent": pick.chosen.discount_percent})
+            details["action"] = action.model_dump(mode="json")
+        conflict = await _conflicting_send(session, customer_id, action.program, settings)
+        if conflict is not None:
+            mine, theirs = (
+                _priority(settings, action.program),
+                _priority(settings, conflict.program),
+            )
+            if theirs <= mine:
+                reasons = [
+                    {
+                        "code": ReasonCode.PROGRAM_CONFLICT.value,
+                        "blocking": True,
+                        "detail": f"{conflict.program!r} goes first: it is due for this "
+                        "customer and comes earlier in decisioning.priority",
+                    }
+                ]
+                return await _log(session, base, "suppressed", details, action, reasons=reasons)
+            await cancel_send(session, conflict.id, f"replaced by {action.program}")
+
     traits = (await load_traits(session, [customer_id])).get(customer_id)
     engagement = traits.channel_engagement if traits else {}
     hours = traits.engagement_hours if traits else [0] * 24
-    choice = choose_channel(list(eligible), engagement, priors, rng)
-    # A channel the shopper asked on (or told us they prefer) wins when it may be used.
-    wanted = preferred or ctx.preferred_channel
-    if wanted in eligible and choice.channel != wanted:
-        choice = choice.model_copy(update={"channel": wanted})
+    if static and not requested:
+        fixed = settings.static.channel
+        if fixed not in eligible:
+            reasons = (
+                [{**r, "channel": fixed.value} for r in _reasons(verdicts[fixed]) if r["blocking"]]
+                if fixed in verdicts
+                else [
+                    {"code": "no_address", "blocking": True, "detail": f"no {fixed.value} address"}
+                ]
+            )
+            return await _log(session, base, "suppressed", details, action, reasons=reasons)
+        choice = ChannelChoice(channel=fixed, scores=[])
+    else:
+        choice = choose_channel(list(eligible), engagement, priors, rng)
+        # A channel the shopper asked on (or told us they prefer) wins when it may be used.
+        wanted = preferred or ctx.preferred_channel
+        if wanted in eligible and choice.channel != wanted:
+            choice = choice.model_copy(update={"channel": wanted})
     verdict = eligible[choice.channel]
     zone = customer_zone(ctx.timezone, ctx.phone, rules.quiet_hours.default_timezone)
     earliest = max(now, verdict.retry_at or now)
-    if requested:
+    if requested or static:
         # The shopper chose the moment ("remind me tomorrow at 10"); only a rule that blocks
         # now (their own quiet hours) moves it.
         timing = SendTimeChoice(
             send_at=earliest,
             local_hour=earliest.astimezone(zone).hour,
             score=1.0,
-            reason="when the shopper asked for it",
+            reason="when the shopper asked for it" if requested else "static rules: at once",
         )
     else:
         timing = choose_send_time(hours, zone, rules.quiet_hours, earliest)
-    program = rules.program(action.program)
     variants = for_locale(
         program.variants or default_variants(action.program),
         ctx.locale,
@@ -227,6 +319,45 @@ async def decide(
         content=content,
         variant=copy.variant.id,
     )
+
+
+def _value_hint(content: MessageContent) -> float | None:
+    """What the message is about is worth about this (the cart, or its first product)."""
+    if content.cart_total:
+        return content.cart_total
+    prices = [p.price for p in content.products if p.price]
+    return prices[0] if prices else None
+
+
+def _priority(settings: Decisioning, program: str) -> int:
+    order = settings.priority
+    return order.index(program) if program in order else len(order)
+
+
+class _PendingSend(BaseModel):
+    id: str
+    program: str
+
+
+async def _conflicting_send(
+    session: AsyncSession, customer_id: str, program: str, settings: Decisioning
+) -> _PendingSend | None:
+    """Another program's marketing message waiting to go to this customer."""
+    conn = await session.connection()
+    row = (
+        await conn.execute(
+            select(SENDS.c.id, SENDS.c.program)
+            .where(
+                SENDS.c.customer_id == customer_id,
+                SENDS.c.status == "pending",
+                SENDS.c.purpose == ConsentPurpose.MARKETING.value,
+                SENDS.c.program != program,
+            )
+            .order_by(SENDS.c.due_at)
+            .limit(1)
+        )
+    ).first()
+    return _PendingSend(id=row.id, program=row.program) if row is not None else None
 
 
 def _can_go(verdict: Verdict, now: datetime) -> bool:

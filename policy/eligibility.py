@@ -38,6 +38,8 @@ class ReasonCode(StrEnum):
     DISCOUNT_NEEDS_APPROVAL = "discount_needs_approval"
     CHANNEL_NOT_CONFIGURED = "channel_not_configured"
     NOTHING_TO_SHOW = "nothing_to_show"
+    NOT_IN_AUDIENCE = "not_in_audience"
+    PROGRAM_CONFLICT = "program_conflict"
 
 
 class Action(BaseModel):

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from policy.decisioning import Audience, Decisioning
 from policy.message_copy import Brand, CopyMode, MarketingFooters, MessageVariant
 from profile_store.models import Channel, ConsentPurpose
 
@@ -115,6 +116,9 @@ class Program(_Strict):
         "refuses)",
     )
     brief: str = Field(default="", max_length=1000, description="For generated copy")
+    audience: str | None = Field(
+        default=None, description="Only customers in this audience (see audiences:)"
+    )
 
     @model_validator(mode="after")
     def _unique_variants(self) -> Program:
@@ -285,6 +289,9 @@ class ComplianceReplies(_Strict):
 
 class ToolSwitch(_Strict):
     enabled: bool = True
+    audience: str | None = Field(
+        default=None, description="Only for shoppers in this audience (see audiences:)"
+    )
 
 
 class SearchToolConfig(ToolSwitch):
@@ -324,6 +331,10 @@ class AgentConfig(_Strict):
     """What the marketer says about how the agent talks; limits are enforced in code."""
 
     tools: AgentTools = AgentTools()
+    audience: str | None = Field(
+        default=None,
+        description="Only shoppers in this audience get the agent; others get the holding reply",
+    )
     instructions: str = Field(default=DEFAULT_INSTRUCTIONS, max_length=4000)
     brand_voice: str = Field(
         default="Warm, brief and plain-spoken. Short sentences; no more than one emoji.",
@@ -365,6 +376,23 @@ class Guardrails(_Strict):
     agent: AgentConfig = AgentConfig()
     brand: Brand = Brand()
     footers: MarketingFooters = MarketingFooters()
+    audiences: dict[str, Audience] = Field(default_factory=dict)
+    decisioning: Decisioning = Decisioning()
+
+    @model_validator(mode="after")
+    def _known_audiences(self) -> Guardrails:
+        known = set(self.audiences)
+        named = [(f"programs.{n}.audience", p.audience) for n, p in self.programs.items()]
+        named += [
+            (f"agent.tools.{n}.audience", getattr(self.agent.tools, n).audience)
+            for n in type(self.agent.tools).model_fields
+        ]
+        named.append(("agent.audience", self.agent.audience))
+        for path, audience in named:
+            if audience is not None and audience not in known:
+                listed = ", ".join(sorted(known)) or "none defined"
+                raise ValueError(f"{path}: no audience {audience!r} (audiences: {listed})")
+        return self
 
     def program(self, name: str) -> Program:
         return self.programs.get(name, Program())

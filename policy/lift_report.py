@@ -19,18 +19,19 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from statistics import NormalDist
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from policy.action_choice import AUTOMATED_ACTIONS
 from policy.outcomes import DELIVERED, RESPONSES
 from policy.triggers import ATTRIBUTION_WINDOW
 from profile_store.models import Decision, Event
@@ -81,13 +82,17 @@ class MessageCounts(BaseModel):
     cancelled: int = 0
     failed: int = 0
     pending: int = 0
+    skipped: int = Field(default=0, description="next-best-action chose to do nothing")
 
 
-class VariantLift(BaseModel):
-    """The treated customers who got one copy variant, against the program's whole holdout."""
+class SegmentLift(BaseModel):
+    """One slice of a program's treated customers (a copy variant, an action, an audience)
+    against its holdout: the whole holdout for variants and actions (the holdout got neither),
+    the audience's own held-out customers for audiences."""
 
-    variant: str
+    segment: str
     treated: GroupStats
+    holdout: GroupStats
     lift: Lift
     responses: int  # first messages clicked or answered (or followed by an order)
 
@@ -98,7 +103,21 @@ class ProgramLift(BaseModel):
     holdout: GroupStats
     lift: Lift
     messages: MessageCounts
-    variants: list[VariantLift] = []
+    variants: list[SegmentLift] = []
+    actions: list[SegmentLift] = []
+    audiences: list[SegmentLift] = []
+
+
+@dataclass(frozen=True, slots=True)
+class _Anchor:
+    """A customer's first sent or held-out decision of a program in the period."""
+
+    held_out: bool
+    at: datetime
+    variant: str | None
+    action: str
+    audience: str
+    responded: bool
 
 
 class LiftReport(BaseModel):
@@ -169,40 +188,45 @@ async def lift_report(session: AsyncSession, *, since: datetime, until: datetime
                 DECISIONS.c.outcome_reasons,
                 DECISIONS.c.created_at,
                 DECISIONS.c.variant,
+                DECISIONS.c.action,
+                DECISIONS.c.details,
             )
             .where(
                 DECISIONS.c.created_at >= since,
                 DECISIONS.c.created_at < until,
                 DECISIONS.c.trigger != "conversation",
-                DECISIONS.c.action == "send_message",
+                DECISIONS.c.action.in_(sorted(AUTOMATED_ACTIONS)),
             )
             .order_by(DECISIONS.c.created_at, DECISIONS.c.id)
         )
     ).all()
     messages: dict[str, MessageCounts] = defaultdict(MessageCounts)
-    # program -> customer -> (held out?, first decision time); rows come oldest first.
-    anchors: dict[str, dict[str, tuple[bool, datetime]]] = defaultdict(dict)
-    # program -> customer -> (variant of that first message, did they respond to it?)
-    copies: dict[str, dict[str, tuple[str, bool]]] = defaultdict(dict)
+    # program -> customer -> their first sent or held-out decision; rows come oldest first.
+    anchors: dict[str, dict[str, _Anchor]] = defaultdict(dict)
     for row in rows:
         _count_message(messages[row.program], row)
-        if row.held_out or row.outcome in SENT:
-            first = anchors[row.program].setdefault(
-                row.customer_id, (bool(row.held_out), row.created_at)
+        if (row.held_out or row.outcome in SENT) and row.customer_id not in anchors[row.program]:
+            anchors[row.program][row.customer_id] = _Anchor(
+                held_out=bool(row.held_out),
+                at=row.created_at,
+                variant=row.variant,
+                action=row.action,
+                audience=str((row.details or {}).get("audience") or "everyone"),
+                responded=row.outcome in RESPONSES,
             )
-            if not first[0] and first[1] == row.created_at and row.variant:
-                copies[row.program][row.customer_id] = (row.variant, row.outcome in RESPONSES)
 
-    orders = await _orders(conn, [a for by in anchors.values() for a in by.items()])
+    orders = await _orders(
+        conn, [(c, (a.held_out, a.at)) for by in anchors.values() for c, a in by.items()]
+    )
     currencies: set[str] = set()
     programs = []
     for program in sorted(messages):
-        groups: dict[bool, list[list[_Order]]] = {True: [], False: []}
-        for customer, (held_out, start) in anchors[program].items():
-            window = _in_window(orders.get(customer, []), start)
-            groups[held_out].append(window)
+        mine = anchors[program]
+        windows = {c: _in_window(orders.get(c, []), a.at) for c, a in mine.items()}
+        for window in windows.values():
             currencies.update(o.currency for o in window if o.currency)
-        treated, holdout = _group(groups[False]), _group(groups[True])
+        treated = _group([w for c, w in windows.items() if not mine[c].held_out])
+        holdout = _group([w for c, w in windows.items() if mine[c].held_out])
         programs.append(
             ProgramLift(
                 program=program,
@@ -210,7 +234,9 @@ async def lift_report(session: AsyncSession, *, since: datetime, until: datetime
                 holdout=holdout,
                 lift=lift(treated, holdout),
                 messages=messages[program],
-                variants=_variants(copies[program], anchors[program], orders, holdout),
+                variants=_segments(mine, windows, holdout, lambda a: a.variant),
+                actions=_segments(mine, windows, holdout, lambda a: a.action),
+                audiences=_segments(mine, windows, None, lambda a: a.audience),
             )
         )
     return LiftReport(
@@ -222,24 +248,33 @@ async def lift_report(session: AsyncSession, *, since: datetime, until: datetime
     )
 
 
-def _variants(
-    copies: dict[str, tuple[str, bool]],
-    anchors: dict[str, tuple[bool, datetime]],
-    orders: dict[str, list[_Order]],
-    holdout: GroupStats,
-) -> list[VariantLift]:
-    by_variant: dict[str, list[str]] = defaultdict(list)
-    for customer, (variant, _) in copies.items():
-        by_variant[variant].append(customer)
+def _segments(
+    anchors: dict[str, _Anchor],
+    windows: dict[str, list[_Order]],
+    holdout: GroupStats | None,
+    segment_of: Callable[[_Anchor], str | None],
+) -> list[SegmentLift]:
+    """Treated customers grouped by ``segment_of``, each against ``holdout`` (or, when None,
+    against the held-out customers of the same segment)."""
+    by_segment: dict[str, list[str]] = defaultdict(list)
+    for customer, anchor in anchors.items():
+        name = segment_of(anchor)
+        if name is not None:
+            by_segment[name].append(customer)
     results = []
-    for variant, customers in sorted(by_variant.items()):
-        treated = _group([_in_window(orders.get(c, []), anchors[c][1]) for c in customers])
+    for name, customers in sorted(by_segment.items()):
+        treated_ids = [c for c in customers if not anchors[c].held_out]
+        if not treated_ids:
+            continue
+        treated = _group([windows[c] for c in treated_ids])
+        control = holdout or _group([windows[c] for c in customers if anchors[c].held_out])
         results.append(
-            VariantLift(
-                variant=variant,
+            SegmentLift(
+                segment=name,
                 treated=treated,
-                lift=lift(treated, holdout),
-                responses=sum(1 for c in customers if copies[c][1]),
+                holdout=control,
+                lift=lift(treated, control),
+                responses=sum(1 for c in treated_ids if anchors[c].responded),
             )
         )
     return results
@@ -262,6 +297,8 @@ def _count_message(counts: MessageCounts, row: Any) -> None:
         counts.cancelled += 1
     elif row.outcome == "failed":
         counts.failed += 1
+    elif row.outcome == "skipped":
+        counts.skipped += 1
     elif row.outcome is None:
         counts.pending += 1
 

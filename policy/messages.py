@@ -9,23 +9,29 @@ from __future__ import annotations
 from policy.message_copy import MessageVariant
 
 DEFAULT_ID = "default"
+OFFER = (
+    "{% if discount_code %} Use code {{ discount_code }} for {{ discount_percent|round|int }}% "
+    "off.{% endif %}"
+)
 _TEXTS = {
     "cart_abandoned": (
         "{% if first_name %}{{ first_name }}, your{% else %}Your{% endif %} cart is saved: "
         "{{ products|map(attribute='name')|join(', ') }}"
-        "{% if cart_total %} ({{ cart_total }}){% endif %}. Ready when you are."
+        "{% if cart_total %} ({{ cart_total }}){% endif %}. Ready when you are." + OFFER
     ),
     "browse_abandoned": (
         "Still thinking about {{ product.name }}? Here it is again"
-        "{% if products|length > 1 %}, with a couple of alternatives in stock{% endif %}."
+        "{% if products|length > 1 %}, with a couple of alternatives in stock{% endif %}." + OFFER
     ),
     "post_purchase": (
-        "Thanks for your order{% if first_name %}, {{ first_name }}{% endif %}! "
-        "These go well with it:"
+        "Thanks for your order{% if first_name %}, {{ first_name }}{% endif %}!"
+        + OFFER
+        + " These go well with it:"
     ),
     "win_back": (
-        "It has been a while{% if first_name %}, {{ first_name }}{% endif %}. "
-        "New since your last visit:"
+        "It has been a while{% if first_name %}, {{ first_name }}{% endif %}."
+        + OFFER
+        + " New since your last visit:"
     ),
     "reminder": (
         "Here is the reminder you asked for{% if products %}: "

@@ -45,9 +45,10 @@ def render_message(
     rules: Guardrails,
     *,
     discount_code: str | None = None,
+    discount_percent: float | None = None,
 ) -> RenderedMessage:
     variant = variant_of(rules, content.program, variant_id)
-    context = template_context(content, ctx, rules, discount_code)
+    context = template_context(content, ctx, rules, discount_code, discount_percent)
     try:
         text = render(variant.text, context)
     except Exception:  # checked on save; a template that still fails falls back, logged
@@ -78,6 +79,7 @@ def template_context(
     ctx: CustomerContext,
     rules: Guardrails,
     discount_code: str | None = None,
+    discount_percent: float | None = None,
 ) -> TemplateContext:
     products = [
         TemplateProduct(
@@ -98,6 +100,7 @@ def template_context(
         product=products[0] if products else None,
         cart_total=money(content.cart_total, content.currency) or None,
         discount_code=discount_code,
+        discount_percent=discount_percent if discount_code else None,
         size=content.size,
         note=content.note,
     )

@@ -38,6 +38,7 @@ class TemplateContext(BaseModel):
     product: TemplateProduct | None = Field(default=None, description="the first of products")
     cart_total: str | None = Field(default=None, description='formatted, e.g. "59.00 USD"')
     discount_code: str | None = None
+    discount_percent: float | None = None
     size: str | None = None
     note: str = Field(default="", description="the shopper's own words for a follow-up")
 
@@ -59,6 +60,7 @@ SAMPLE = TemplateContext(
     ],
     cart_total="71.00 USD",
     discount_code="CC-1A2B3C4D",
+    discount_percent=10.0,
     size="42",
     note="the boots",
 )

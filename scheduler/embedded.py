@@ -20,6 +20,7 @@ from sqlalchemy import Select, exists, or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from policy.action_choice import ProgramEvidence, load_program_evidence
 from policy.copywriting import CopyWriter
 from policy.decide import decide
 from policy.guardrails import Guardrails
@@ -79,6 +80,7 @@ class EmbeddedScheduler:
         self._links = links
         self.copywriter = copywriter  # set by the app once a model is configured
         self._variant_stats: dict[tuple[str, str], tuple[int, int]] = {}
+        self._evidence: dict[str, ProgramEvidence] = {}
         self._priors: dict[Channel, BetaPrior] = dict(DEFAULT_PRIORS)
         self._priors_at: datetime | None = None
         self._task: asyncio.Task[None] | None = None
@@ -186,6 +188,7 @@ class EmbeddedScheduler:
                 products=self._products,
                 details_of_trigger=dict(claimed.details or {}),
                 variant_stats=self._variant_stats,
+                evidence=self._evidence,
                 **follow_up_terms(claimed.details),
             )
             if plan.verdict == "scheduled":
@@ -272,4 +275,5 @@ class EmbeddedScheduler:
             )
             everyone = [row.data.get("channel_engagement", {}) for row in rows]
             self._variant_stats = await load_variant_stats(session, now)
+            self._evidence = await load_program_evidence(session, now)
         self._priors = population_prior(everyone)

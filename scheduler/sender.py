@@ -16,6 +16,7 @@ was allowed then is judged by the same rules now, only against the present.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -293,8 +294,16 @@ def outbound_for(
     content = still_showable(MessageContent.model_validate(stored), ctx, rules, now)
     if isinstance(content, NothingToShow):
         return content
+    percent = stored_action(row).discount_percent
     rendered = render_message(
-        content, row.payload.get("variant"), ctx, channel, ConsentPurpose(row.purpose), rules
+        content,
+        row.payload.get("variant"),
+        ctx,
+        channel,
+        ConsentPurpose(row.purpose),
+        rules,
+        discount_code=automated_code(row.id) if percent else None,
+        discount_percent=percent,
     )
     return OutboundSend(
         **base,
@@ -376,6 +385,8 @@ async def _generated_copy(
             ],
             template_text=template,
             max_chars=MAX_CHARS.get(outbound.channel.value, 600),
+            discount_code=outbound.values.get("discount_code") or None,
+            discount_percent=stored_action(row).discount_percent,
         )
         async with limit:
             text = await copywriter.write(request)
@@ -383,6 +394,11 @@ async def _generated_copy(
             outbound.text = brand_prefix + text if outbound.text.startswith(brand_prefix) else text
 
     await asyncio.gather(*(write(row, outbound) for row, outbound in wanted))
+
+
+def automated_code(send_id: str) -> str:
+    """The discount code of an automated message: the same for every try of the send."""
+    return "CC-" + hashlib.sha256(f"send:{send_id}".encode()).hexdigest()[:8].upper()
 
 
 def stored_action(row: Any) -> Action:

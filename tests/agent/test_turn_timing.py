@@ -59,10 +59,10 @@ async def user_messages_sent_to_model(stack: Stack) -> list[str]:
 async def test_a_turn_twice_as_long_as_the_lease_is_answered_once_by_two_workers(
     stack: Stack,
 ) -> None:
-    stack.openai.script(Slow(2.0, reminder_call), "I'll remind you tomorrow about the boots.")
+    stack.openai.script(Slow(4.0, reminder_call), "I'll remind you tomorrow about the boots.")
     async with stack.app() as shop:
         first = shop.container.conversations
-        first.config = first.config.model_copy(update={"lease": timedelta(seconds=1)})
+        first.config = first.config.model_copy(update={"lease": timedelta(seconds=2)})
         second = ConversationWorker(
             first.sessions, first.adapters, first.handler, first.rules, first.config, first.readers
         )
@@ -72,11 +72,11 @@ async def test_a_turn_twice_as_long_as_the_lease_is_answered_once_by_two_workers
         second.start()
         try:
             await shop.telegram_update(tg_text(1, "remind me about the boots tomorrow"))
-            for _ in range(200):
+            for _ in range(400):
                 if texts(stack):
                     break
                 await asyncio.sleep(0.05)
-            await asyncio.sleep(1.5)  # long enough for a second worker to have stepped in
+            await asyncio.sleep(2.5)  # long enough for a second worker to have stepped in
         finally:
             await first.stop()
             await second.stop()

@@ -141,10 +141,10 @@ async def test_a_provider_slower_than_the_lease_still_gets_each_send_once(
     await seed(sessions, 24)
     counts: Counter[str] = Counter()
     rules = load_guardrails()
-    lease = timedelta(seconds=0.4)
+    lease = timedelta(seconds=3)  # renewed every second; a loaded machine stalls less than that
     workers = [
         EmbeddedScheduler(
-            sessions, SlowProvider(counts, 1.0), lambda: rules, lease=lease, concurrency=8
+            sessions, SlowProvider(counts, 4.0), lambda: rules, lease=lease, concurrency=8
         )
         for _ in range(2)
     ]
@@ -156,7 +156,7 @@ async def test_a_provider_slower_than_the_lease_still_gets_each_send_once(
             await asyncio.sleep(0.05)
 
     await asyncio.wait_for(asyncio.gather(*(keep_polling(w) for w in workers)), 60)
-    await asyncio.sleep(1.5)  # a lease lost mid-wave would show up as a second round
+    await asyncio.sleep(2.0)  # a lease lost mid-wave would show up as a second round
     await asyncio.gather(*(w.send_due(clock.now()) for w in workers))
     assert len(counts) == 24 and set(counts.values()) == {1}
     async with sessions() as session:
