@@ -57,11 +57,15 @@ async def open_checkpointer(settings: Settings, stack: AsyncExitStack) -> BaseCh
         )
         await postgres.setup()  # idempotent: creates or migrates its own tables
         return postgres
+    import aiosqlite
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     path = str(settings.data_dir / "checkpoints.sqlite")
-    return await stack.enter_async_context(AsyncSqliteSaver.from_conn_string(path))
+    # Another process (chatcommerce chat, worker) may be writing a checkpoint: wait for it as
+    # long as for the main database, not the driver's default of 5 s.
+    connect = aiosqlite.connect(path, timeout=settings.sqlite_busy_timeout_seconds)
+    return AsyncSqliteSaver(await stack.enter_async_context(connect))
 
 
 class AgentRuntime:

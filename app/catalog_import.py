@@ -54,7 +54,9 @@ def import_catalog(settings: Settings, path: Path, *, prune: bool) -> int:
 
 async def _wake(settings: Settings, products: list[Product]) -> int:
     """Back-in-stock and price watches the imported stock and prices satisfy."""
-    engine = create_engine(settings.sqlalchemy_url)
+    engine = create_engine(
+        settings.sqlalchemy_url, busy_timeout=settings.sqlite_busy_timeout_seconds
+    )
     try:
         async with engine.connect() as conn:
             # A catalog imported before the first `db upgrade` has no watches to wake.

@@ -147,7 +147,9 @@ def tokens_create(
     settings = Settings()
 
     async def run() -> str:
-        engine = create_engine(settings.sqlalchemy_url)
+        engine = create_engine(
+            settings.sqlalchemy_url, busy_timeout=settings.sqlite_busy_timeout_seconds
+        )
         try:
             async with engine.connect() as conn:
                 if not await conn.run_sync(lambda sync: inspect(sync).has_table("api_tokens")):

@@ -81,7 +81,9 @@ class Container:
                 "CHATCOMMERCE_SCHEDULER=procrastinate needs PostgreSQL: set "
                 "CHATCOMMERCE_DATABASE_URL=postgresql://…"
             )
-        engine = create_engine(settings.sqlalchemy_url)
+        engine = create_engine(
+            settings.sqlalchemy_url, busy_timeout=settings.sqlite_busy_timeout_seconds
+        )
         sessions = session_factory(engine)
         guardrails = load_guardrails(settings.guardrails_file)
         embedding_function(settings)  # refuse to start with an unusable embeddings setting

@@ -177,7 +177,9 @@ async def load_demo_profiles(settings: Settings) -> IngestResult:
     """Store the demo events the way the events API does, trigger timers included."""
     events = validate_events(demo_events(clock.now()), default_region=settings.default_phone_region)
     rules = load_guardrails(settings.guardrails_file)
-    engine = create_engine(settings.sqlalchemy_url)
+    engine = create_engine(
+        settings.sqlalchemy_url, busy_timeout=settings.sqlite_busy_timeout_seconds
+    )
     try:
         async with transaction(session_factory(engine)) as session:
             stored = await ingest_events(session, events)

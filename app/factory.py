@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.container import Container
+from app.database_busy import answer_busy_with_503
 from app.openapi import document_models
 from app.routers import (
     admin,
@@ -64,6 +65,7 @@ def create_app(
         summary="Agentic conversational commerce over a real-time unified customer profile.",
         lifespan=lifespan,
     )
+    answer_busy_with_503(app, retry_after_seconds=settings.sqlite_busy_timeout_seconds)
     app.include_router(health.router)
     app.include_router(events.router)
     app.include_router(profiles.router)

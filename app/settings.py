@@ -21,6 +21,14 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     database_url: str | None = None
     chroma_url: str | None = None
+    sqlite_busy_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="SQLite: how long a writer waits for the database's single write lock "
+        "before its unit of work is tried again (three tries; then webhooks and the events API "
+        "answer 503 with Retry-After)",
+    )
     write_key: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8000"
 

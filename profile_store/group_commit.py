@@ -3,7 +3,9 @@
 Concurrent requests' batches are written in one shared transaction: a commit (with its fsync
 at checkpoints) and the per-statement overhead are paid once per group instead of once per
 request. A request still gets its own all-or-nothing outcome: if a group fails, each request in
-it is retried alone, so one bad batch never fails its neighbours.
+it is retried alone, so one bad batch never fails its neighbours. A database that stays locked
+fails the whole group at once (:class:`DatabaseBusy`, a 503 for each request): the lock is the
+same for every request, and retrying them one by one would only wait again for each.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from profile_store.database import transaction
+from profile_store.database import run_transaction
 from profile_store.ingest import StoredEvents, ValidatedEvent, ingest_events
 from profile_store.schemas import IngestResult
+from profile_store.write_lock import DatabaseBusy
 
 log = structlog.get_logger(__name__)
 
-# Another process writing the same new identity or event id first makes our insert fail; the
-# retry then finds its rows and treats them as existing.
+# Another process writing the same new identity or event id first makes our insert fail (on
+# PostgreSQL: a unique violation, or a deadlock between the two); the retry then finds its rows
+# and treats them as existing. A locked SQLite is retried by run_transaction, not here.
 RACE_RETRIES = 3
 
 
@@ -92,6 +96,11 @@ class GroupCommitWriter:
     async def _write(self, group: list[_Request]) -> None:
         try:
             stored = await self._ingest([e for request in group for e in request.events])
+        except DatabaseBusy as exc:
+            for request in group:
+                if not request.done.done():
+                    request.done.set_exception(exc)
+            return
         except Exception as exc:
             if len(group) > 1:
                 for request in group:  # find the culprit: everyone else still succeeds
@@ -107,13 +116,17 @@ class GroupCommitWriter:
             start = stop
 
     async def _ingest(self, events: list[ValidatedEvent]) -> StoredEvents:
+        async def store(session: AsyncSession) -> StoredEvents:
+            stored = await ingest_events(session, events)
+            if self._on_stored is not None:
+                await self._on_stored(session, stored.fresh(events))
+            return stored
+
         for attempt in range(1, RACE_RETRIES + 1):
             try:
-                async with transaction(self._sessions) as session:
-                    stored = await ingest_events(session, events)
-                    if self._on_stored is not None:
-                        await self._on_stored(session, stored.fresh(events))
-                    return stored
+                return await run_transaction(self._sessions, store, name="events.ingest")
+            except DatabaseBusy:
+                raise
             except (IntegrityError, OperationalError) as exc:
                 if attempt == RACE_RETRIES:
                     raise

@@ -8,6 +8,7 @@ import orjson
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
+from app.database_busy import DATABASE_BUSY_RESPONSE
 from app.deps import ContainerDep, WriteKey
 from profile_store.ingest import EventBatchRejectedError, validate_events
 from profile_store.schemas import EventError, IngestResult
@@ -64,6 +65,7 @@ def _unwrap(payload: Any, limit: int) -> list[Any]:
     responses={
         422: {"description": "Each bad event by index and field; nothing from the batch stored"},
         401: {"description": "Missing or wrong write key"},
+        503: DATABASE_BUSY_RESPONSE,
     },
 )
 async def post_events(request: Request, container: ContainerDep) -> Any:

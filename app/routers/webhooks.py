@@ -3,6 +3,8 @@
 Each request is verified before anything is stored (401 without a signature or secret, 403
 with a wrong one). A stored message is committed before the provider gets its 200, so an
 acknowledged message survives a crash; the provider's retry of it is acknowledged and ignored.
+A database that stays locked (SQLite, past its retries) answers 503 with Retry-After: nothing
+was acknowledged, so the provider's retry loses nothing (see app/database_busy.py).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import orjson
 import structlog
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.container import Container
+from app.database_busy import DATABASE_BUSY_RESPONSE
 from app.deps import ContainerDep
 from channels.messages import (
     ChannelName,
@@ -29,7 +33,7 @@ from channels.twilio.inbound import TwilioPayloadError, parse_twilio_form
 from conversations.inbox import Acceptance, Accepted, InboundRejected, accept_inbound
 from conversations.status import apply_status
 from profile_store import clock
-from profile_store.database import transaction
+from profile_store.database import run_transaction
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -56,15 +60,18 @@ async def _body(request: Request) -> bytes:
 async def _accept(container: Container, message: InboundMessage) -> Accepted:
     settings = container.settings
     now = clock.now()
+
+    async def store(session: AsyncSession) -> Accepted:
+        return await accept_inbound(
+            session,
+            message,
+            now=now,
+            burst_window=container.conversations.config.burst_window,
+            default_region=settings.default_phone_region,
+        )
+
     try:
-        async with transaction(container.sessions) as session:
-            accepted = await accept_inbound(
-                session,
-                message,
-                now=now,
-                burst_window=container.conversations.config.burst_window,
-                default_region=settings.default_phone_region,
-            )
+        accepted = await run_transaction(container.sessions, store, name="webhook.inbound")
     except InboundRejected as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
     if accepted.outcome is Acceptance.NEW:
@@ -86,6 +93,7 @@ async def _accept(container: Container, message: InboundMessage) -> Accepted:
         401: {"description": "X-Telegram-Bot-Api-Secret-Token missing"},
         403: {"description": "X-Telegram-Bot-Api-Secret-Token wrong"},
         404: {"description": "Telegram is not configured"},
+        503: DATABASE_BUSY_RESPONSE,
     },
 )
 async def telegram_webhook(request: Request, container: ContainerDep) -> Any:
@@ -163,23 +171,35 @@ async def _twilio(request: Request, container: Container, channel: ChannelName) 
         else:  # newer than this code: worth a look, but no reason for Twilio to retry
             log.warning("webhook.status_unknown", **fields)
     elif isinstance(parsed, StatusUpdate):
-        async with transaction(container.sessions) as session:
+        update = parsed
+
+        async def store(session: AsyncSession) -> None:
             await apply_status(
                 session,
-                parsed,
+                update,
                 now=clock.now(),
                 default_region=container.settings.default_phone_region,
             )
+
+        await run_transaction(container.sessions, store, name="webhook.status")
     else:
         await _accept(container, parsed)
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 
-@router.post("/twilio/sms", summary="Twilio SMS: inbound messages and status callbacks")
+@router.post(
+    "/twilio/sms",
+    summary="Twilio SMS: inbound messages and status callbacks",
+    responses={503: DATABASE_BUSY_RESPONSE},
+)
 async def twilio_sms_webhook(request: Request, container: ContainerDep) -> Response:
     return await _twilio(request, container, ChannelName.SMS)
 
 
-@router.post("/twilio/whatsapp", summary="Twilio WhatsApp: inbound messages and status callbacks")
+@router.post(
+    "/twilio/whatsapp",
+    summary="Twilio WhatsApp: inbound messages and status callbacks",
+    responses={503: DATABASE_BUSY_RESPONSE},
+)
 async def twilio_whatsapp_webhook(request: Request, container: ContainerDep) -> Response:
     return await _twilio(request, container, ChannelName.WHATSAPP)

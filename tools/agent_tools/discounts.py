@@ -14,10 +14,11 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from policy.context_loader import load_context
 from policy.eligibility import Action, evaluate
-from profile_store.database import insert_ignoring_conflict, transaction
+from profile_store.database import insert_ignoring_conflict, run_transaction
 from profile_store.models import Approval, ConsentPurpose, Decision, keyed_id, new_id
 from tools.agent_tools.shopper import Shopper, ToolServices
 
@@ -93,7 +94,8 @@ async def request_approval(
 ) -> str:
     """The pending approval for this paused tool call; written once however often the tool
     re-runs (LangGraph re-runs a tool when it resumes)."""
-    async with transaction(services.writers) as session:
+
+    async def store(session: AsyncSession) -> str:
         conn = await session.connection()
         await conn.execute(
             insert_ignoring_conflict(conn, APPROVALS, ["request_key"]).values(
@@ -117,7 +119,9 @@ async def request_approval(
             .with_only_columns(APPROVALS.c.id)
             .where(APPROVALS.c.request_key == request_key)
         )
-    return str(approval_id)
+        return str(approval_id)
+
+    return await run_transaction(services.writers, store, name="tool.request_approval")
 
 
 async def grant_offer(
@@ -177,7 +181,8 @@ async def log_offer(
     ]
     if answer.status is OfferStatus.REJECTED:
         reasons.append({"code": "approval_rejected", "detail": "a person declined the offer"})
-    async with transaction(services.writers) as session:
+
+    async def store(session: AsyncSession) -> None:
         conn = await session.connection()
         await conn.execute(
             insert_ignoring_conflict(conn, DECISIONS, ["id"]).values(
@@ -204,3 +209,5 @@ async def log_offer(
                 created_at=now,
             )
         )
+
+    await run_transaction(services.writers, store, name="tool.log_offer")

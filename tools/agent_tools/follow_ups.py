@@ -16,9 +16,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from policy.watches import WATCHING, FollowUpKind
-from profile_store.database import transaction
+from profile_store.database import run_transaction
 from profile_store.models import Decision, TriggerTimer, keyed_id, new_id
 from tools.agent_tools.shopper import Shopper, ToolServices
 
@@ -86,7 +87,8 @@ async def schedule_follow_up(
         "below_price": request.below_price,
     }
     decision_id = keyed_id("dec", shopper.effect_key) if shopper.effect_key else new_id("dec")
-    async with transaction(services.writers) as session:
+
+    async def record(session: AsyncSession) -> FollowUpAnswer:
         conn = await session.connection()
         done = await conn.scalar(select(DECISIONS.c.details).where(DECISIONS.c.id == decision_id))
         if done is not None and "answer" in done:
@@ -145,7 +147,9 @@ async def schedule_follow_up(
                 created_at=now,
             )
         )
-    return answer
+        return answer
+
+    return await run_transaction(services.writers, record, name="tool.schedule_follow_up")
 
 
 def until_text(answer: FollowUpAnswer) -> str | None:

@@ -11,8 +11,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 from sqlalchemy import update
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from profile_store.database import transaction
+from profile_store.database import run_transaction
 from profile_store.models import Conversation, Decision, new_id
 from tools.agent_tools.shopper import Shopper, ToolServices
 
@@ -34,7 +35,8 @@ async def handoff_to_human(
 ) -> HandoffAnswer:
     if shopper.conversation_id is None:
         return HandoffAnswer(handed_off=False, note="no conversation to hand over")
-    async with transaction(services.writers) as session:
+
+    async def hand_over(session: AsyncSession) -> None:
         conn = await session.connection()
         await conn.execute(
             update(CONVERSATIONS)
@@ -62,6 +64,8 @@ async def handoff_to_human(
                 created_at=now,
             )
         )
+
+    await run_transaction(services.writers, hand_over, name="tool.handoff_to_human")
     return HandoffAnswer(
         handed_off=True, note="a colleague will reply in this conversation; the bot is paused"
     )

@@ -13,8 +13,9 @@ from datetime import datetime, time
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from profile_store.database import transaction
+from profile_store.database import run_transaction
 from profile_store.ingest import ValidatedEvent, ingest_events
 from profile_store.models import Channel
 from profile_store.schemas import CustomerRef, EventIn, IdentifyProps
@@ -81,6 +82,9 @@ async def update_preferences(
         occurred_at=now,
     )
     item = ValidatedEvent(0, event, IdentifyProps.model_validate(saved))
-    async with transaction(services.writers) as session:
+
+    async def save(session: AsyncSession) -> None:
         await ingest_events(session, [item], now=now)
+
+    await run_transaction(services.writers, save, name="tool.save_preferences")
     return PreferencesAnswer(saved=saved)
