@@ -247,6 +247,7 @@ def _scheduler(
             channels=channels,
             products=products,
             links=links,
+            readers=session_factory(sessions.kw["bind"], read_only=True),
         )
     return EmbeddedScheduler(
         sessions,
@@ -256,4 +257,5 @@ def _scheduler(
         channels=channels,
         products=products,
         links=links,
+        readers=session_factory(sessions.kw["bind"], read_only=True),
     )

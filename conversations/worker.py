@@ -46,7 +46,7 @@ from conversations.handler import ConversationHandler, HumanDecision, Reply, Thr
 from conversations.inbox import CONVERSATIONS, DECISION_KIND, MESSAGES
 from conversations.outbox import queue_replies
 from conversations.thread_notes import answered_message, load_notes
-from conversations.turn_failures import TurnFailed, record_failure
+from conversations.turn_failures import FailureOutcome, TurnFailed, record_failure
 from conversations.turns import (
     HandlerStep,
     KeywordStep,
@@ -59,7 +59,7 @@ from policy.guardrails import Guardrails, KeywordRules
 from policy.responses import respond
 from policy.triggers import ATTRIBUTION_WINDOW
 from profile_store import clock
-from profile_store.database import transaction
+from profile_store.database import run_transaction, transaction
 from profile_store.leases import Heartbeat, new_token
 from profile_store.models import Channel, MessageStatus
 
@@ -238,7 +238,10 @@ class ConversationWorker:
             if lost:
                 log.warning("conversation.lease_lost", conversation_id=claim.id)
                 return
-            await self._release(claim, delivery, now or clock.now())
+            try:
+                await self._release(claim, delivery, now or clock.now())
+            except Exception:  # replies' outcomes are already written; the lease just runs out
+                log.exception("conversation.release_failed", conversation_id=claim.id)
         except asyncio.CancelledError:
             if not lost:
                 raise
@@ -362,25 +365,30 @@ class ConversationWorker:
                 conversation, plan, messages, answered, attempt, rules, notes
             )
         except TurnFailed as failure:
-            async with transaction(self.sessions) as session:
+            error = failure.error
+
+            async def record(session: AsyncSession) -> FailureOutcome:
                 conn = await session.connection()
                 if not await still_held(conn, claim):
-                    raise LeaseLost(claim.id) from failure
-                outcome = await record_failure(
+                    raise LeaseLost(claim.id)
+                return await record_failure(
                     conn,
                     conversation_id=conversation.id,
                     channel=conversation.channel,
                     message_ids=handled,
                     attempt=attempt,
-                    error=failure.error,
+                    error=error,
                     delays=self.config.retry_delays,
                     rules=rules,
                     now=now,
                 )
+
+            outcome = await run_transaction(self.sessions, record, name="turn.failure")
             return _Answer(
                 queued=outcome.queued, opted_out=plan.opted_out, retry_at=outcome.retry_at
             )
-        async with transaction(self.sessions) as session:
+
+        async def commit(session: AsyncSession) -> list[QueuedReply]:
             conn = await session.connection()
             if not await still_held(conn, claim):
                 raise LeaseLost(claim.id)
@@ -425,6 +433,9 @@ class ConversationWorker:
                     response="replied",
                     at=now,
                 )
+            return queued
+
+        queued = await run_transaction(self.sessions, commit, name="turn.answer")
         return _Answer(queued=queued, opted_out=plan.opted_out)
 
     async def _replies(
@@ -499,18 +510,23 @@ class ConversationWorker:
             raise TurnFailed(f"{type(exc).__name__}: {exc}") from exc
 
     async def _record_delivery(self, delivery: Delivery, now: datetime) -> None:
-        async with transaction(self.sessions) as session:
+        async def write(session: AsyncSession) -> None:
             await write_delivery(await session.connection(), delivery, now)
+
+        await run_transaction(self.sessions, write, name="reply.outcome")
 
     async def _release(self, claim: Claim, delivery: Delivery, now: datetime) -> None:
         """Record what was delivered and drop the lease, in one transaction. Delivery outcomes
         are facts (the provider took the message) and are written even if the lease was lost;
         the lease and due time only change while they are still ours."""
-        async with transaction(self.sessions) as session:
+
+        async def write(session: AsyncSession) -> None:
             conn = await session.connection()
             await write_delivery(conn, delivery, now)
             if not await release(conn, claim, delivery.retry_at):
                 log.warning("conversation.lease_lost", conversation_id=claim.id)
+
+        await run_transaction(self.sessions, write, name="conversation.release")
 
 
 def _keyword_set(rules: KeywordRules | None) -> KeywordSet:

@@ -75,6 +75,7 @@ class DistributedScheduler(EmbeddedScheduler):
         products: ProductLookup | None = None,
         links: TrackedLinks | None = None,
         graceful_timeout: float = 30.0,
+        readers: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         super().__init__(
             sessions,
@@ -86,6 +87,7 @@ class DistributedScheduler(EmbeddedScheduler):
             channels=channels,
             products=products,
             links=links,
+            readers=readers,
         )
         self.app = App(connector=PsycopgConnector(conninfo=libpq_url(database_url)))
         self._worker_concurrency = worker_concurrency

@@ -30,9 +30,10 @@ from policy.triggers import arm_win_back
 from policy.variants import load_variant_stats
 from policy.watches import follow_up_terms
 from profile_store import clock
-from profile_store.database import transaction
+from profile_store.database import run_transaction, transaction
 from profile_store.leases import claim_statement, new_token
 from profile_store.models import Channel, CustomerTraits, ScheduledSend, TriggerTimer
+from profile_store.write_lock import DatabaseBusy
 from scheduler.dispatch import Dispatcher
 from scheduler.links import TrackedLinks
 from scheduler.sender import SEND_LEASE, process_sends
@@ -63,11 +64,13 @@ class EmbeddedScheduler:
         products: ProductLookup | None = None,
         links: TrackedLinks | None = None,
         copywriter: CopyWriter | None = None,
+        readers: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         """``channels``: the channels this deployment can send on (None: any, for tests with a
         recording dispatcher); only those are candidates when deciding. ``products``: the
         catalog, for what messages show. ``links``: product links become tracked short links."""
         self._sessions = sessions
+        self._readers = readers or sessions
         self._dispatcher = dispatcher
         self._rules = rules
         self._poll = poll_seconds
@@ -148,6 +151,9 @@ class EmbeddedScheduler:
         for timer_id in due:
             try:
                 await self._fire(timer_id, now)
+            except DatabaseBusy:
+                # Nothing was committed: the timer is still pending and fires at the next round.
+                log.warning("trigger.busy", timer_id=timer_id)
             except Exception:
                 log.exception("trigger.failed", timer_id=timer_id)
                 async with transaction(self._sessions) as session:
@@ -161,7 +167,7 @@ class EmbeddedScheduler:
 
     async def _fire(self, timer_id: int, now: datetime) -> None:
         # Claim, decide and schedule in one transaction: a crash leaves the timer pending.
-        async with transaction(self._sessions) as session:
+        async def fire(session: AsyncSession) -> None:
             conn = await session.connection()
             claimed = (
                 await conn.execute(
@@ -193,6 +199,8 @@ class EmbeddedScheduler:
             )
             if plan.verdict == "scheduled":
                 await schedule(session, plan, idempotency_key=f"timer:{timer_id}")
+
+        await run_transaction(self._sessions, fire, name="trigger.fire")
 
     def due_sends(self, now: datetime, *, one_per_customer: bool = True) -> Select[Any]:
         """Ids of pending sends that are due, and of claimed ones whose lease ran out.
@@ -268,7 +276,7 @@ class EmbeddedScheduler:
         if self._priors_at is not None and now - self._priors_at < PRIOR_REFRESH:
             return
         self._priors_at = now
-        async with self._sessions() as session:
+        async with self._readers() as session:  # a read: no write lock, not in the writers' queue
             conn = await session.connection()
             rows = await conn.execute(
                 select(TRAITS.c.data).order_by(TRAITS.c.updated_at.desc()).limit(PRIOR_SAMPLE)

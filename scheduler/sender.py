@@ -37,7 +37,7 @@ from policy.guardrails import Guardrails
 from policy.products import ProductLookup, with_purchase_categories
 from policy.rendering import render_message
 from profile_store.addresses import preferred_address
-from profile_store.database import transaction
+from profile_store.database import run_transaction
 from profile_store.leases import Heartbeat
 from profile_store.models import Channel, ConsentPurpose, Decision, Identity, ScheduledSend
 from profile_store.trait_store import load_traits, save_traits
@@ -145,8 +145,10 @@ async def process_sends(
     """Handle sends leased to ``token`` (at most one per customer); returns each send's new
     status. Sends whose lease is no longer ``token``'s are left alone. ``links``: product links
     become tracked short links under the public URL."""
-    ready: list[tuple[Any, OutboundSend, list[Any]]] = []
-    async with transaction(sessions) as session:
+    Prepared = tuple[list[tuple[Any, OutboundSend, list[Any]]], dict[str, CustomerContext]]
+
+    async def prepare(session: AsyncSession) -> Prepared:
+        ready: list[tuple[Any, OutboundSend, list[Any]]] = []
         conn = await session.connection()
         rows = (
             await conn.execute(
@@ -198,6 +200,9 @@ async def process_sends(
         # Blocked sends are settled now (the rows are locked: still ours); the ones going out
         # stay 'sending', leased, meanwhile.
         await outcomes.write(session)
+        return ready, contexts
+
+    ready, contexts = await run_transaction(sessions, prepare, name="sends.prepare")
 
     if copywriter is not None:
         await _generated_copy(ready, copywriter, rules, contexts)
@@ -241,8 +246,9 @@ async def _settle(
     now: datetime,
 ) -> dict[str, str]:
     """Record what the provider said for these sends, where they are still ours."""
-    statuses: dict[str, str] = {}
-    async with transaction(sessions) as session:
+
+    async def settle(session: AsyncSession) -> dict[str, str]:
+        statuses: dict[str, str] = {}
         conn = await session.connection()
         # Lock what is still ours; a send another worker took over is its to record.
         held = set(
@@ -264,7 +270,9 @@ async def _settle(
             else:
                 log.warning("send.lease_lost", send_id=row.id, ok=result.ok)
         await outcomes.write(session)
-    return statuses
+        return statuses
+
+    return await run_transaction(sessions, settle, name="sends.settle")
 
 
 def outbound_for(

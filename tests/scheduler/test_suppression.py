@@ -161,6 +161,15 @@ async def test_a_channel_without_credentials_is_never_a_candidate(
 ) -> None:
     app, client, telegram = telegram_only
     test_clock.set(MIDDAY)
+    container = app.state.container
+    rules = container.guardrails  # no holdout: customer ids, and so buckets, are random
+    container.guardrails = rules.model_copy(
+        update={
+            "programs": {
+                n: p.model_copy(update={"holdout_percent": 0}) for n, p in rules.programs.items()
+            }
+        }
+    )
     events = [
         *opted_in(ANN, MIDDAY - timedelta(days=1), "sms", "telegram"),
         ev("product_viewed", ANN, MIDDAY, product_id="boot-1"),
