@@ -18,6 +18,7 @@ from app.catalog_setup import embedding_function
 from app.channel_set import ChannelSet
 from app.product_lookup import CatalogProductLookup
 from app.settings import Settings
+from app.webchat.service import WebChat, WebChatConfig
 from conversations.handler import ConversationHandler, HoldingReplyHandler
 from conversations.worker import ConversationWorker, PipelineConfig
 from policy.guardrails import Guardrails, load_guardrails
@@ -59,6 +60,7 @@ class Container:
     channels: ChannelSet
     conversations: ConversationWorker
     agent: AgentRuntime
+    webchat: WebChat | None = None
     guardrails_version: int | None = None
     _catalog: Catalog | None = None
     _catalog_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -88,12 +90,16 @@ class Container:
         ) -> None:
             await update_timers(session, events, container.guardrails)
 
-        channels = ChannelSet.from_settings(settings)
-
         def rules() -> Guardrails:
             return container.guardrails
 
         readers = session_factory(engine, read_only=True)
+        webchat = (
+            WebChat(sessions, readers, rules, WebChatConfig.from_settings(settings))
+            if settings.webchat_enabled
+            else None
+        )
+        channels = ChannelSet.from_settings(settings, webchat.adapter if webchat else None)
         services = ToolServices(readers, lambda: container.catalog(), rules, sessions)
         agent = AgentRuntime(settings, services, rules)
         container = cls(
@@ -125,6 +131,7 @@ class Container:
                 readers,
             ),
             agent=agent,
+            webchat=webchat,
         )
         return container
 
@@ -188,6 +195,8 @@ class Container:
     def start(self, *, background: bool = True) -> None:
         """Start background work; call from inside the running event loop."""
         self.event_writer.start()
+        if self.webchat is not None:
+            self.webchat.start()  # streams are served here, whether or not workers run
         if background:
             self.scheduler.start()
             self.conversations.start()
@@ -200,6 +209,8 @@ class Container:
                 await self._refresh
         await self.conversations.stop()
         await self.scheduler.stop()
+        if self.webchat is not None:
+            await self.webchat.stop()
         await self.channels.close()
         await self.agent.close()
         await self.event_writer.stop()

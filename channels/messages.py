@@ -17,6 +17,7 @@ class ChannelName(StrEnum):
     TELEGRAM = "telegram"
     SMS = "sms"
     WHATSAPP = "whatsapp"
+    WEBCHAT = "webchat"
 
 
 class InboundKind(StrEnum):
@@ -117,6 +118,9 @@ class OutboundMessage(BaseModel):
     text: str = ""
     cards: list[ProductCard] = Field(default_factory=list)
     template: WhatsAppTemplateRef | None = None
+    from_person: bool = Field(
+        default=False, description="A person in the console wrote it, not the bot"
+    )
 
 
 class SendResult(BaseModel):
