@@ -2,7 +2,7 @@
 
 A channel without credentials is simply off: no adapter, and its webhook answers 404 saying
 which settings are missing. Telegram needs its webhook secret too: without it anyone could post
-updates in a shopper's name.
+updates in a shopper's name. Web chat needs no credentials: it is on unless switched off.
 """
 
 from __future__ import annotations
@@ -34,9 +34,14 @@ class ChannelSet:
     twilio_verifier: TwilioSignatureVerifier | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ChannelSet:
-        """Build the adapters; call inside the running event loop (clients open sessions)."""
+    def from_settings(cls, settings: Settings, webchat: ChannelAdapter | None = None) -> ChannelSet:
+        """Build the adapters; call inside the running event loop (clients open sessions).
+        ``webchat`` is the app's own web chat adapter, on unless switched off."""
         channels = cls()
+        if settings.webchat_enabled and webchat is not None:
+            channels.adapters[ChannelName.WEBCHAT] = webchat
+        else:
+            channels.missing[ChannelName.WEBCHAT] = "set CHATCOMMERCE_WEBCHAT_ENABLED=true"
         if settings.telegram_configured:
             assert settings.telegram_bot_token and settings.telegram_webhook_secret
             bot = create_bot(
@@ -65,7 +70,7 @@ class ChannelSet:
         for channel, (name, sender) in senders.items():
             if not sender:
                 channels.missing[channel] = f"set {name}"
-        if len(channels.missing) == len(ChannelName):
+        if all(channel in channels.missing for channel in senders):
             return channels
         assert settings.twilio_account_sid and settings.twilio_auth_token
         token = settings.twilio_auth_token.get_secret_value()

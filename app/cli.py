@@ -45,6 +45,8 @@ def serve(
     )
     typer.echo(f"Write key ({where} {source}): {key}")
     typer.echo(f"API docs: http://{host}:{port}/docs")
+    if settings.webchat_enabled:
+        typer.echo(f"Web chat: http://{host}:{port}/ (talk to the bot in your browser)")
     uvicorn.run(
         "app.factory:create_app",
         factory=True,
@@ -52,6 +54,9 @@ def serve(
         port=port,
         workers=workers,
         log_config=None,
+        # Open web chat streams would otherwise hold a stop up to their full length; the
+        # browser reconnects and resumes where it was.
+        timeout_graceful_shutdown=5,
     )
 
 

@@ -19,6 +19,7 @@ from app.channel_set import ChannelSet
 from app.copywriter import ModelCopyWriter
 from app.product_lookup import CatalogProductLookup
 from app.settings import Settings
+from app.webchat.service import WebChat, WebChatConfig
 from conversations.handler import ConversationHandler, HoldingReplyHandler
 from conversations.worker import ConversationWorker, PipelineConfig
 from policy.guardrails import Guardrails, load_guardrails
@@ -62,6 +63,7 @@ class Container:
     conversations: ConversationWorker
     agent: AgentRuntime
     product_lookup: ProductLookup
+    webchat: WebChat | None = None
     guardrails_version: int | None = None
     _catalog: Catalog | None = None
     _catalog_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -93,13 +95,17 @@ class Container:
         ) -> None:
             await update_timers(session, events, container.guardrails)
 
-        channels = ChannelSet.from_settings(settings)
-
         def rules() -> Guardrails:
             return container.guardrails
 
         readers = session_factory(engine, read_only=True)
         product_lookup = CatalogProductLookup(lambda: container.catalog())
+        webchat = (
+            WebChat(sessions, readers, rules, WebChatConfig.from_settings(settings))
+            if settings.webchat_enabled
+            else None
+        )
+        channels = ChannelSet.from_settings(settings, webchat.adapter if webchat else None)
         services = ToolServices(readers, lambda: container.catalog(), rules, sessions)
         agent = AgentRuntime(settings, services, rules)
         container = cls(
@@ -133,6 +139,7 @@ class Container:
             ),
             agent=agent,
             product_lookup=product_lookup,
+            webchat=webchat,
         )
         if settings.openai_api_key is not None:  # programs with copy: generated may use it
             container.scheduler.copywriter = ModelCopyWriter(chat_model(settings), rules)
@@ -198,6 +205,8 @@ class Container:
     def start(self, *, background: bool = True) -> None:
         """Start background work; call from inside the running event loop."""
         self.event_writer.start()
+        if self.webchat is not None:
+            self.webchat.start()  # streams are served here, whether or not workers run
         if background:
             self.scheduler.start()
             self.conversations.start()
@@ -210,6 +219,8 @@ class Container:
                 await self._refresh
         await self.conversations.stop()
         await self.scheduler.stop()
+        if self.webchat is not None:
+            await self.webchat.stop()
         await self.channels.close()
         await self.agent.close()
         await self.event_writer.stop()

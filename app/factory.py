@@ -25,9 +25,11 @@ from app.routers import (
     health,
     links,
     profiles,
+    webchat,
     webhooks,
 )
 from app.settings import Settings
+from app.webchat.origins import WebChatOrigins
 from app.write_key import resolve_write_key
 from conversations.handler import ConversationHandler
 from profile_store.schemas import EventIn
@@ -78,6 +80,8 @@ def create_app(
     app.include_router(admin_reports.router)
     app.include_router(console.router)
     app.include_router(links.router)
+    app.include_router(webchat.router)
+    app.add_middleware(WebChatOrigins, origins=settings.webchat_origins)
     app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console_static")
     document_models(app, EventIn, Product)
     return app

@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import structlog
+
+# A web chat stream takes its session token in the query string (EventSource sends no headers).
+_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s]*")
+
+
+class RedactTokens(logging.Filter):
+    """Keeps session tokens out of access logs: ``?token=…`` is logged without its value."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_QUERY.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
 
 
 class _CurrentStderr:
@@ -44,5 +60,8 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactTokens) for f in access.filters):
+        access.addFilter(RedactTokens())
     # Migrations narrate every step at INFO; only their problems matter to an operator.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

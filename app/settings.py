@@ -5,12 +5,14 @@ The names are a contract (see DESIGN.md "Contracts"); deployment scripts depend 
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -95,6 +97,32 @@ class Settings(BaseSettings):
         default=4, ge=1, le=10, description="Longer SMS replies are trimmed (links are kept)"
     )
 
+    webchat_enabled: bool = Field(
+        default=True, description="Serve web chat: the page at /, the widget and its API"
+    )
+    webchat_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins of the pages that may embed the widget (CORS), as a JSON list or "
+        "comma-separated; empty means the public URL only; * allows any",
+    )
+    webchat_rate_limit_messages: int = Field(
+        default=20, ge=1, description="Messages one web chat session may send per window"
+    )
+    webchat_rate_limit_seconds: float = Field(
+        default=60.0, gt=0, description="The window of the web chat rate limit"
+    )
+    webchat_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often a process looks for web chat messages another process stored "
+        "(a reply from the same process reaches the page at once)",
+    )
+    webchat_stream_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long one event stream stays open; the browser then reconnects",
+    )
+
     default_phone_region: str = Field(
         default="US",
         description="Region assumed for phone numbers written without a country code.",
@@ -102,6 +130,26 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     max_batch_size: int = Field(default=1000, ge=1)
+
+    @field_validator("webchat_allowed_origins", mode="before")
+    @classmethod
+    def _origin_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("webchat_allowed_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        return [origin if origin == "*" else web_origin(origin) for origin in origins]
+
+    @property
+    def webchat_origins(self) -> list[str]:
+        """The origins allowed to call web chat from a browser, besides the app's own."""
+        return self.webchat_allowed_origins or [web_origin(self.public_url)]
 
     @cached_property
     def sqlalchemy_url(self) -> str:
@@ -127,6 +175,14 @@ class Settings(BaseSettings):
     @property
     def is_postgres(self) -> bool:
         return self.sqlalchemy_url.startswith("postgresql")
+
+
+def web_origin(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, as browsers send it in ``Origin``."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an http(s) origin: {url!r}")
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def get_settings() -> Settings:

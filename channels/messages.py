@@ -17,6 +17,7 @@ class ChannelName(StrEnum):
     TELEGRAM = "telegram"
     SMS = "sms"
     WHATSAPP = "whatsapp"
+    WEBCHAT = "webchat"
 
 
 class InboundKind(StrEnum):
@@ -143,6 +144,10 @@ class OutboundMessage(BaseModel):
     def full_text(self) -> str:
         """The text with its footer, for channels that never trim."""
         return "\n\n".join(part for part in (self.text.strip(), self.footer.strip()) if part)
+
+    from_person: bool = Field(
+        default=False, description="A person in the console wrote it, not the bot"
+    )
 
 
 class SendResult(BaseModel):

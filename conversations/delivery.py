@@ -133,6 +133,7 @@ async def deliver(
                 idempotency_key=reply.idempotency_key,
                 text=reply.text,
                 cards=[ProductCard.model_validate(c) for c in reply.payload.get("cards", [])],
+                from_person=reply.payload.get("author") is not None,
             )
             result = await send_with_retry(adapter, outbound, retry)
         delivery.retry_at = _outcome(delivery, reply, result, now)

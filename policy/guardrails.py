@@ -229,10 +229,13 @@ WHATSAPP_KEYWORDS = KeywordRules(opt_out=["STOP", "UNSUBSCRIBE"], opt_in=["START
 TELEGRAM_KEYWORDS = KeywordRules(
     opt_out=["/stop", "STOP", "UNSUBSCRIBE"], opt_in=["/start"], help=["/help"]
 )
+# Web chat: the opt-out words only, and START to resume; no carrier words, no commands.
+WEBCHAT_KEYWORDS = KeywordRules(opt_out=["STOP", "UNSUBSCRIBE"], opt_in=["START"])
 _DEFAULT_KEYWORDS = {
     Channel.SMS: SMS_KEYWORDS,
     Channel.WHATSAPP: WHATSAPP_KEYWORDS,
     Channel.TELEGRAM: TELEGRAM_KEYWORDS,
+    Channel.WEBCHAT: WEBCHAT_KEYWORDS,
 }
 
 
@@ -243,6 +246,7 @@ class ComplianceKeywords(_Strict):
     sms: KeywordRules = SMS_KEYWORDS
     whatsapp: KeywordRules = WHATSAPP_KEYWORDS
     telegram: KeywordRules = TELEGRAM_KEYWORDS
+    webchat: KeywordRules = WEBCHAT_KEYWORDS
 
     @model_validator(mode="before")
     @classmethod
@@ -256,7 +260,7 @@ class ComplianceKeywords(_Strict):
                 filled[channel.value] = defaults.model_dump() | dict(given)
         return filled
 
-    @field_validator("sms", "whatsapp")
+    @field_validator("sms", "whatsapp", "webchat")
     @classmethod
     def _no_commands(cls, rules: KeywordRules) -> KeywordRules:
         if rules.commands:
@@ -363,6 +367,50 @@ class AgentConfig(_Strict):
     )
 
 
+class QuickReplyOption(_Strict):
+    """A button the web chat shows; pressing it says ``payload`` (the label when left out)."""
+
+    label: str = Field(min_length=1, max_length=40)
+    payload: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, data: Any) -> Any:
+        return {"label": data} if isinstance(data, str) else data
+
+    @property
+    def says(self) -> str:
+        return self.payload or self.label
+
+
+def _options(*labels: str) -> list[QuickReplyOption]:
+    return [QuickReplyOption(label=label) for label in labels]
+
+
+class WebChatCopy(_Strict):
+    """What the web chat page says before the agent does, and the buttons it offers."""
+
+    greeting: str = Field(
+        default="Hi! I'm the shop's assistant. Tell me what you are looking for, or ask about "
+        "an order.",
+        min_length=1,
+        max_length=1000,
+        description="The first message a new visitor sees",
+    )
+    quick_replies: list[QuickReplyOption] = Field(
+        default_factory=lambda: _options(
+            "Running shoes under 80", "Where is my order?", "What can you do?"
+        ),
+        max_length=6,
+        description="Buttons under the greeting",
+    )
+    product_quick_replies: list[QuickReplyOption] = Field(
+        default_factory=lambda: _options("Remind me tomorrow", "Talk to a person"),
+        max_length=6,
+        description="Buttons under every message with product cards",
+    )
+
+
 class Guardrails(_Strict):
     version_note: str = ""
     triggers: TriggerWindows = TriggerWindows()
@@ -393,6 +441,8 @@ class Guardrails(_Strict):
                 listed = ", ".join(sorted(known)) or "none defined"
                 raise ValueError(f"{path}: no audience {audience!r} (audiences: {listed})")
         return self
+
+    webchat: WebChatCopy = WebChatCopy()
 
     def program(self, name: str) -> Program:
         return self.programs.get(name, Program())

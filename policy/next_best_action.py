@@ -34,6 +34,8 @@ DEFAULT_PRIORS: dict[Channel, BetaPrior] = {
     Channel.WHATSAPP: BetaPrior(alpha=2.0, beta=18.0),
     Channel.TELEGRAM: BetaPrior(alpha=1.5, beta=18.5),
     Channel.EMAIL: BetaPrior(alpha=0.5, beta=19.5),
+    # Read only when the visitor comes back to the page.
+    Channel.WEBCHAT: BetaPrior(alpha=0.5, beta=19.5),
 }
 PRIOR_WEIGHT = 20.0
 

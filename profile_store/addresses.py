@@ -24,6 +24,8 @@ CHANNEL_ADDRESS_KINDS: Mapping[Channel, tuple[IdentityKind, ...]] = MappingProxy
         Channel.WHATSAPP: (IdentityKind.WHATSAPP_ID, IdentityKind.PHONE),
         Channel.TELEGRAM: (IdentityKind.TELEGRAM_ID,),
         Channel.EMAIL: (IdentityKind.EMAIL,),
+        # A web chat visitor is the anonymous id their page keeps; sends wait in their mailbox.
+        Channel.WEBCHAT: (IdentityKind.ANONYMOUS_ID,),
     }
 )
 

@@ -44,6 +44,7 @@ class Channel(StrEnum):
     WHATSAPP = "whatsapp"
     TELEGRAM = "telegram"
     EMAIL = "email"
+    WEBCHAT = "webchat"
 
 
 class ConsentPurpose(StrEnum):
@@ -418,4 +419,60 @@ class GuardrailsVersion(SQLModel, table=True):
     source: str = Field(max_length=64, description="api, file, demo, or restore:<version>")
     created_by: str = Field(max_length=200)
     note: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class WebChatVisitor(SQLModel, table=True):
+    """A web chat visitor's mailbox: every session of one ``anonymous_id`` reads the same one.
+
+    ``last_seq`` numbers the visitor's entries. Raising it locks the row, so entries of one
+    visitor are numbered in the order they commit: a reader that has seen entry n has seen
+    every entry before it, and ``?after=n`` never skips one.
+    """
+
+    __tablename__ = "webchat_visitors"
+
+    anonymous_id: str = Field(primary_key=True, max_length=200)
+    last_seq: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class WebChatSession(SQLModel, table=True):
+    """One browser's session of a visitor. Only the token's SHA-256 is stored."""
+
+    __tablename__ = "webchat_sessions"
+
+    id: str = Field(default_factory=lambda: new_id("wcs"), primary_key=True, max_length=40)
+    anonymous_id: str = Field(
+        foreign_key="webchat_visitors.anonymous_id", index=True, max_length=200
+    )
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class WebChatEntry(SQLModel, table=True):
+    """One message as the visitor's page shows it: theirs, the bot's or a person's.
+
+    Web chat's own mailbox, the part a provider keeps for the other channels: the pipeline's
+    ``messages`` stay its record, and sending on web chat means writing an entry here.
+    """
+
+    __tablename__ = "webchat_entries"
+    __table_args__ = (
+        UniqueConstraint("anonymous_id", "seq", name="uq_webchat_entries_seq"),
+        UniqueConstraint("idempotency_key", name="uq_webchat_entries_idempotency_key"),
+        Index("ix_webchat_entries_session_created", "session_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=AutoIncrement)
+    anonymous_id: str = Field(foreign_key="webchat_visitors.anonymous_id", max_length=200)
+    seq: int
+    sender: str = Field(max_length=8, description="shopper, bot or human")
+    session_id: str | None = Field(
+        default=None, max_length=40, description="The session a shopper's entry came from"
+    )
+    idempotency_key: str | None = Field(default=None, max_length=200)
+    text: str = ""
+    cards: list[dict[str, Any]] = Field(default_factory=list, sa_type=PortableJSON)
+    buttons: list[dict[str, Any]] = Field(default_factory=list, sa_type=PortableJSON)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

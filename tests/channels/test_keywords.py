@@ -90,14 +90,15 @@ def problems(keywords: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]
 
 
 def test_an_unknown_channel_is_an_error_with_its_path() -> None:
-    [(loc, _)] = problems({"webchat": {"opt_out": ["STOP"]}})
-    assert loc == ("compliance", "keywords", "webchat")
+    [(loc, _)] = problems({"signal": {"opt_out": ["STOP"]}})
+    assert loc == ("compliance", "keywords", "signal")
 
 
 @pytest.mark.parametrize(
     ("keywords", "where", "says"),
     [
         ({"sms": {"opt_out": ["/stop"]}}, ("sms",), "only on Telegram"),
+        ({"webchat": {"opt_in": ["/start"]}}, ("webchat",), "only on Telegram"),
         ({"telegram": {"opt_in": ["/start now"]}}, ("telegram", "opt_in"), "a command is"),
         ({"whatsapp": {"opt_out": ["STOP!"]}}, ("whatsapp", "opt_out"), "never match"),
         ({"sms": {"opt_out": [" STOP"]}}, ("sms", "opt_out"), "surrounding spaces"),
@@ -113,6 +114,14 @@ def test_bad_keywords_are_errors_with_their_path(
     [(loc, message)] = problems(keywords)
     assert loc[: 2 + len(where)] == ("compliance", "keywords", *where)
     assert says in message
+
+
+def test_web_chat_has_the_opt_out_words_and_start_and_no_carrier_words() -> None:
+    matcher = keyword_set(Guardrails().compliance.keywords.webchat)
+    assert matcher.match("stop") is OUT and matcher.match("Unsubscribe!") is OUT
+    assert matcher.match("START") is IN
+    for word in ("CANCEL", "END", "QUIT", "HELP", "YES", "/stop"):
+        assert matcher.match(word) is None, word
 
 
 def test_a_list_left_out_keeps_its_channels_default() -> None:

@@ -12,11 +12,12 @@ from starlette.types import ASGIApp
 
 
 @asynccontextmanager
-async def serve(app: ASGIApp) -> AsyncIterator[str]:
-    """Yields the base URL (``http://127.0.0.1:PORT``) while the app is being served."""
+async def serve(app: ASGIApp, port: int = 0) -> AsyncIterator[str]:
+    """Yields the base URL (``http://127.0.0.1:PORT``) while the app is being served; any free
+    port unless ``port`` is given."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)

@@ -13,8 +13,16 @@ BSUID = "US.13491208655302741918"
 def test_whatsapp_is_reached_by_a_phone_or_a_whatsapp_id() -> None:
     assert reachable_channels(["phone"]) == {Channel.SMS, Channel.WHATSAPP}
     assert reachable_channels(["whatsapp_id"]) == {Channel.WHATSAPP}
-    assert reachable_channels(["telegram_id", "anonymous_id"]) == {Channel.TELEGRAM}
-    assert reachable_channels(["anonymous_id", "external_id"]) == frozenset()
+    assert reachable_channels(["telegram_id", "external_id"]) == {Channel.TELEGRAM}
+    assert reachable_channels(["external_id"]) == frozenset()
+
+
+def test_a_web_chat_visitor_is_reached_by_their_anonymous_id() -> None:
+    assert reachable_channels(["anonymous_id", "email"]) == {Channel.WEBCHAT, Channel.EMAIL}
+    held = [("email", "ann@example.com"), ("anonymous_id", "visitor-1"), ("anonymous_id", "v-2")]
+    assert preferred_address(Channel.WEBCHAT, held) == "visitor-1"
+    anonymous = (IdentityKind.ANONYMOUS_ID, "visitor-1")
+    assert address_identity(Channel.WEBCHAT, " visitor-1 ") == anonymous
 
 
 def test_whatsapp_prefers_the_whatsapp_id_and_the_first_of_a_kind() -> None:
