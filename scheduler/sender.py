@@ -77,6 +77,7 @@ class _Outcomes:
             "last_error": row.last_error,
             "sent_at": row.sent_at,
             "provider_message_id": row.provider_message_id,
+            "payload": row.payload,
             **changes,
         }
         self.sends.append(
@@ -100,6 +101,7 @@ class _Outcomes:
                     last_error=bindparam("b_last_error"),
                     sent_at=bindparam("b_sent_at"),
                     provider_message_id=bindparam("b_provider_message_id"),
+                    payload=bindparam("b_payload"),
                     lease_until=None,
                     lease_token=None,
                     updated_at=self.now,
@@ -428,7 +430,15 @@ def _record(
     now: datetime,
 ) -> str:
     if result.ok:
-        outcomes.send(row, "sent", sent_at=now, provider_message_id=result.provider_message_id)
+        # What went out, word for word, for the record (the copy may change later).
+        said = {"text": outbound.text, "footer": outbound.footer, "cards": len(outbound.cards)}
+        outcomes.send(
+            row,
+            "sent",
+            sent_at=now,
+            provider_message_id=result.provider_message_id,
+            payload={**row.payload, **said},
+        )
         outcomes.decision(row.decision_id, "sent", reasons)
         outcomes.sent_on.append((row.customer_id, outbound.channel))
         outcomes.sent_messages.append(

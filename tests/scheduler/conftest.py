@@ -77,12 +77,15 @@ async def running_shop(settings: Settings, outbox: RecordingDispatcher) -> Async
         container: Container = app.state.container
         # No holdouts unless a test asks: customer ids are random, buckets would be too.
         rules = container.guardrails
+        # Nor a cost per message: these stories are about the rules, not about whether a
+        # cheap cap is worth a message (tests/policy/test_action_choice.py is).
         container.guardrails = rules.model_copy(
             update={
                 "programs": {
                     name: program.model_copy(update={"holdout_percent": 0})
                     for name, program in rules.programs.items()
-                }
+                },
+                "decisioning": rules.decisioning.model_copy(update={"message_cost": 0.0}),
             }
         )
         yield Shop(client, container, outbox)
