@@ -1,5 +1,11 @@
 """Tool arguments from a shopper's words, for the offline planner: prices, sizes, colours,
-categories, a percentage, a time, a channel, quiet hours."""
+categories, a percentage, a time, a channel, quiet hours.
+
+Each slot is read only from words that say it: "from 50" is a price only with a currency
+("from $50", "from 50 euros"; "shoes from 2019" is not), a size only with a unit or the word
+size ("size 42", "EU 42", "in a medium", "32 waist"; "a 4 person tent" is not), a colour
+negated when the words say so ("anything but red", "not black"), several colours when named.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +13,82 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-COLOURS = ("black", "white", "grey", "gray", "blue", "navy", "red", "green", "yellow", "brown")
-ORDER_ID = re.compile(r"#?\b([A-Za-z]{0,4}-?\d{3,})\b")
-MAX_PRICE = re.compile(
-    r"\b(?:under|below|less than|up to|max(?:imum)?|cheaper than)\s*\$?(\d+(?:\.\d+)?)", re.I
+COLOURS = (
+    "black",
+    "white",
+    "grey",
+    "gray",
+    "blue",
+    "navy",
+    "red",
+    "green",
+    "yellow",
+    "brown",
+    "beige",
+    "olive",
+    "orange",
+    "pink",
+    "purple",
+    "indigo",
+    "cream",
+    "silver",
 )
-MIN_PRICE = re.compile(r"\b(?:over|above|more than|at least|from)\s*\$?(\d+(?:\.\d+)?)", re.I)
-SIZE = re.compile(r"\bsize\s+([A-Za-z0-9]{1,4})\b", re.I)
+ORDER_ID = re.compile(r"#?\b([A-Za-z]{0,4}-?\d{3,})\b")
+_NUMBER = r"(\d+(?:[.,]\d{1,2})?)"
+_SYMBOL = r"[$€£]"
+_CURRENCY_WORD = r"(?:usd|eur|gbp|dollars?|euros?|pounds?|bucks|quid)\b"
+MAX_PRICE = re.compile(
+    rf"\b(?:under|below|less than|up to|max(?:imum)?|cheaper than|no more than|at most)\s*"
+    rf"{_SYMBOL}?\s*{_NUMBER}",
+    re.I,
+)
+MIN_PRICE = re.compile(
+    rf"\b(?:over|above|more than|at least|minimum)\s*{_SYMBOL}?\s*{_NUMBER}|"
+    rf"\bfrom\s*(?:{_SYMBOL}\s*{_NUMBER}|{_NUMBER}\s*(?:{_CURRENCY_WORD}|{_SYMBOL}))",
+    re.I,
+)
+BETWEEN_PRICES = re.compile(
+    rf"\bbetween\s*{_SYMBOL}?\s*{_NUMBER}\s*(?:and|-|to)\s*{_SYMBOL}?\s*{_NUMBER}", re.I
+)
+_LETTER_SIZES = {
+    "xs": "XS",
+    "extra small": "XS",
+    "s": "S",
+    "small": "S",
+    "m": "M",
+    "medium": "M",
+    "l": "L",
+    "large": "L",
+    "xl": "XL",
+    "x-large": "XL",
+    "extra large": "XL",
+    "xxl": "XXL",
+}
+_LETTER = r"(xxl|xl|x-large|extra large|extra small|xs|s|m|l|small|medium|large)"
+SIZE_WORD = re.compile(rf"\b(?:size|sz)\s*(?:is\s*)?(\d{{1,2}}(?:[.,]5)?|{_LETTER})\b", re.I)
+SIZE_SYSTEM = re.compile(
+    r"\b(?:eu|us|uk)\s*(\d{1,2}(?:[.,]5)?)\b|\b(\d{1,2}(?:[.,]5)?)\s*(?:eu|us|uk)\b", re.I
+)
+SIZE_WAIST = re.compile(r"\b(\d{2})\s*(?:inch )?waist\b", re.I)
+SIZE_IN_LETTER = re.compile(
+    r"\bin (?:an? )?(xxl|xl|x-large|extra large|extra small|xs|small|medium|large)\b", re.I
+)
+# Only after products were shown: "in 42?", "and in 44", "do you have it in 43".
+SIZE_BARE = re.compile(r"\b(?:in|an?)\s+(\d{2}(?:[.,]5)?)\b(?!\s*(?:minutes?|hours?|days?))", re.I)
 CATEGORY = re.compile(
     r"\b(?:in|from) the ([a-z][a-z &-]{1,40}?) (?:category|section|department)\b|"
     r"\bcategory:?\s+([a-z][a-z &>-]{1,40})$",
     re.I,
 )
+NEGATION = re.compile(
+    r"\b(?:not|no|but|except|without|other than|anything but|nothing)\s+(?:in\s+)?(?:the\s+)?$",
+    re.I,
+)
 PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*(?:%|percent)", re.I)
 DEFAULT_DISCOUNT = 10.0
 PRICE_TARGET = re.compile(
-    r"\b(?:under|below|less than|drops? (?:to|under|below)|goes down to|at)\s*\$?(\d+(?:\.\d+)?)",
+    rf"\b(?:under|below|less than|drops? (?:to|under|below)|goes down to|at)\s*{_SYMBOL}?\s*"
+    rf"{_NUMBER}",
     re.I,
 )
 RESTOCK = re.compile(r"\b(back in stock|restock\w*|available again|in stock|is back|are back)\b")
@@ -35,7 +101,9 @@ BETWEEN = re.compile(rf"\bbetween {CLOCK} and {CLOCK}", re.I)
 AFTER = re.compile(rf"\bafter {CLOCK}", re.I)
 BEFORE = re.compile(rf"\bbefore {CLOCK}", re.I)
 MY_SIZE = re.compile(
-    r"\b(?:my size is|i(?:'m| am)(?: a)? size|i wear(?: a)?(?: size)?)\s+(\w{1,6})", re.I
+    r"\b(?:my (?:shoe |clothing )?size is|i(?:'m| am)(?: a)? size|i wear(?: a)?(?: size)?|"
+    r"save my (?:shoe )?size as)\s+(\w{1,6})",
+    re.I,
 )
 INTERESTED = re.compile(
     r"\b(?:interested in|i (?:love|like|am into|'m into))\s+([a-z][a-z &-]{1,40})", re.I
@@ -43,17 +111,64 @@ INTERESTED = re.compile(
 REMINDER_HOUR = 10  # "tomorrow" means tomorrow morning, not in exactly 24 hours
 
 
-def search_arguments(text: str) -> dict[str, Any]:
-    args: dict[str, Any] = {"text": text}
+def _price(value: str) -> float:
+    return float(value.replace(",", "."))
+
+
+def prices(text: str) -> dict[str, float]:
+    found: dict[str, float] = {}
+    if match := BETWEEN_PRICES.search(text):
+        low, high = sorted((_price(match[1]), _price(match[2])))
+        return {"min_price": low, "max_price": high}
     if match := MAX_PRICE.search(text):
-        args["max_price"] = float(match.group(1))
+        found["max_price"] = _price(match[1])
     if match := MIN_PRICE.search(text):
-        args["min_price"] = float(match.group(1))
-    if match := SIZE.search(text):
-        args["size"] = match.group(1)
+        found["min_price"] = _price(next(g for g in match.groups() if g))
+    return found
+
+
+def size(text: str, *, bare: bool = False) -> str | None:
+    """A size said with its unit or the word size; a bare number ("in 42") only when ``bare``
+    (products were just shown, so a number can only be one of their sizes)."""
+    for pattern in (SIZE_WORD, SIZE_SYSTEM, SIZE_WAIST, SIZE_IN_LETTER):
+        if match := pattern.search(text):
+            value = next(g for g in match.groups() if g).lower()
+            return _LETTER_SIZES.get(value, value.replace(",", ".").upper())
+    if bare and (match := SIZE_BARE.search(text)):
+        return match[1].replace(",", ".")
+    return None
+
+
+def colours(text: str) -> tuple[list[str], list[str]]:
+    """(wanted, unwanted) colours, in the order they were said."""
+    wanted: list[str] = []
+    unwanted: list[str] = []
+    lowered = text.lower()
+    for match in re.finditer(r"[a-z]+", lowered):
+        word = match[0]
+        if word not in COLOURS:
+            continue
+        colour = "grey" if word == "gray" else word
+        negated = NEGATION.search(lowered[max(0, match.start() - 30) : match.start()])
+        target = unwanted if negated else wanted
+        if colour not in target:
+            target.append(colour)
+    return wanted, unwanted
+
+
+def search_arguments(text: str, *, bare_size: bool = False) -> dict[str, Any]:
+    args: dict[str, Any] = {"text": text}
+    args.update(prices(text))
+    if found := size(text, bare=bare_size):
+        args["size"] = found
+    wanted, unwanted = colours(text)
+    if len(wanted) == 1:
+        args["colour"] = wanted[0]
+    elif wanted:
+        args["colours"] = wanted
+    if unwanted:
+        args["not_colours"] = unwanted
     words = set(re.findall(r"[a-z]+", text.lower()))
-    if colour := next((c for c in COLOURS if c in words), None):
-        args["colour"] = "grey" if colour == "gray" else colour
     if "in stock" in text.lower() or "available" in words:
         args["in_stock"] = True
     if match := CATEGORY.search(text):
@@ -82,13 +197,17 @@ def follow_up_arguments(text: str, products: list[str], now: datetime) -> dict[s
     if target and re.search(r"\b(price|drops?|cheaper|goes down|under|below)\b", lowered):
         if not products:
             return None
-        return {"kind": "price_drop", "product_ids": products[:1], "below_price": float(target[1])}
+        return {
+            "kind": "price_drop",
+            "product_ids": products[:1],
+            "below_price": _price(target[1]),
+        }
     if RESTOCK.search(lowered):
         if not products:
             return None
         args: dict[str, Any] = {"kind": "back_in_stock", "product_ids": products[:1]}
-        if size := SIZE.search(text):
-            args["size"] = size.group(1)
+        if found := size(text):
+            args["size"] = found
         return args
     reminder: dict[str, Any] = {"kind": "reminder", "when": parse_when(lowered, now).isoformat()}
     if products and PRONOUN.search(text):

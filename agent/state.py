@@ -8,7 +8,7 @@ set it.
 
 from __future__ import annotations
 
-from typing import Annotated, NotRequired, TypedDict
+from typing import Annotated, Any, NotRequired, TypedDict
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
@@ -25,3 +25,11 @@ class AgentState(TypedDict):
     # Set by the load-context step at the start of every turn, from the current guardrails.
     enabled_tools: NotRequired[list[str]]
     shopper_context: NotRequired[str]
+    # The shopper's profile summary (``ShopperFacts`` as JSON), read at the start of every turn.
+    facts: NotRequired[dict[str, Any] | None]
+    # What is on the table (``agent.conversation.Memory`` as JSON), kept across turns.
+    memory: NotRequired[dict[str, Any]]
+    # Older turns folded into a few lines (``agent.memory``), kept across turns.
+    summary: NotRequired[str]
+    # A side thread answering messages while a discount waits for approval (app.agent_handler).
+    aside: NotRequired[bool]

@@ -18,12 +18,16 @@ from langgraph.prebuilt import InjectedState
 from langgraph.types import interrupt
 from pydantic import BaseModel, ValidationError
 
+from agent.conversation import Memory
+from agent.intent_cues import asks_for_a_person, cue
+from agent.intent_labels import Intent
 from policy.watches import FollowUpKind
 from profile_store import clock
 from profile_store.models import Channel
 from tools.agent_tools.discounts import (
     DiscountRequest,
     OfferStatus,
+    current_code,
     evaluate_offer,
     grant_offer,
     log_offer,
@@ -66,6 +70,46 @@ def effect_key(state: dict[str, Any], tool_call_id: str, name: str) -> str | Non
     return f"{turn_id}:{name}:{ordinal}"
 
 
+def handoff_allowed(state: dict[str, Any]) -> bool:
+    """The irreversible step needs the shopper's words: an explicit request now, or a yes to
+    the offer of a person the bot made last turn."""
+    text = last_shopper_text(state)
+    if asks_for_a_person(text):
+        return True
+    pending = Memory.of(state).pending
+    said = cue(text)
+    return (
+        pending is not None
+        and pending.kind == "handoff"
+        and said is not None
+        and (said.intent is Intent.AFFIRM)
+    )
+
+
+def handoff_summary(state: dict[str, Any]) -> str:
+    """What the person taking over reads first: the shopper's recent words and what was on the
+    table, from the state, never from the model."""
+    messages = state.get("messages", [])
+    said = [str(m.content)[:160] for m in messages if isinstance(m, HumanMessage)][-4:]
+    memory = Memory.of(state)
+    lines = [f"Shopper said: {json.dumps(text)}" for text in said]
+    if memory.shown:
+        names = ", ".join(p.name or p.id for p in memory.shown[:3])
+        lines.append(f"Shown: {names}")
+    if selected := memory.product(memory.selected):
+        lines.append(f"Interested in: {selected.name or selected.id}")
+    if state.get("summary"):
+        lines.append(f"Earlier: {str(state['summary'])[-300:]}")
+    return "\n".join(lines)[:1500]
+
+
+def last_shopper_text(state: dict[str, Any]) -> str:
+    for message in reversed(state.get("messages", [])):
+        if isinstance(message, HumanMessage):
+            return str(message.content)
+    return ""
+
+
 class ApprovalRequest(BaseModel):
     """What the graph pauses with; the approvals API answers it with a ``HumanDecision``."""
 
@@ -106,9 +150,18 @@ def build_tools(services: ToolServices) -> list[BaseTool]:
         category: str | None = None,
         size: str | None = None,
         colour: str | None = None,
+        colours: list[str] | None = None,
+        not_colours: list[str] | None = None,
         in_stock: bool = False,
+        exclude_ids: list[str] | None = None,
+        product_ids: list[str] | None = None,
     ) -> str:
-        """Find products by the shopper's words, with optional exact filters."""
+        """Find products by the shopper's words, with optional exact filters: ``colours`` is
+        any of several, ``not_colours`` leaves those out, ``exclude_ids`` skips products
+        already shown ("show me more"), ``product_ids`` asks about those products only (with
+        ``size``/``colour``/``in_stock``: does that variant exist?). An empty result
+        with ``no_match`` means the shop does not sell it: say so, do not offer something
+        unrelated."""
         try:
             query = SearchQuery(
                 text=text,
@@ -117,7 +170,11 @@ def build_tools(services: ToolServices) -> list[BaseTool]:
                 category=category,
                 size=size,
                 colour=colour,
+                colours=colours or [],
+                not_colours=not_colours or [],
                 in_stock=in_stock,
+                exclude_ids=exclude_ids or [],
+                product_ids=product_ids or [],
                 limit=services.rules().agent.tools.search_products.max_results,
             )
         except ValidationError as exc:
@@ -179,6 +236,8 @@ def build_tools(services: ToolServices) -> list[BaseTool]:
         key = effect_key(state, tool_call_id, "offer_discount")
         who = shopper(customer_id, channel, conversation_id, key)
         now = clock.now()
+        if (existing := await current_code(services, who, now)) is not None:
+            return existing.model_dump_json()  # one active code per shopper
         answer = await evaluate_offer(services, who, request, now)
         if answer.status is OfferStatus.REFUSED:
             await log_offer(services, who, answer, now)
@@ -269,12 +328,22 @@ def build_tools(services: ToolServices) -> list[BaseTool]:
         customer_id: CustomerId,
         channel: ChannelName,
         conversation_id: ConversationId,
+        state: State,
         reason: str = "",
     ) -> str:
-        """Hand the conversation to a colleague when the shopper asks for a person or you
-        cannot help. You stay silent until they hand it back."""
+        """Hand the conversation to a colleague: only when the shopper asked for a person or
+        said yes to your offer of one (otherwise this asks you to confirm first). You stay
+        silent until they hand it back."""
+        if not handoff_allowed(state):
+            return json.dumps(
+                {
+                    "handed_off": False,
+                    "needs_confirmation": True,
+                    "note": "the shopper did not ask for a person: ask whether they want one",
+                }
+            )
         try:
-            request = HandoffRequest(reason=reason)
+            request = HandoffRequest(reason=reason, summary=handoff_summary(state))
         except ValidationError as exc:
             return invalid(exc)
         who = shopper(customer_id, channel, conversation_id)

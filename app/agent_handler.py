@@ -1,9 +1,13 @@
 """The agent as the conversation pipeline's ``ConversationHandler``: app wiring, so that
 ``agent/`` never imports the channels or the pipeline (DESIGN.md layers).
 
-A turn either brings the shopper's words or a person's decision on something the graph paused
-for (a discount above the approval threshold). While the graph waits for that decision, new
-messages get a short holding answer rather than a second, contradicting conversation.
+A turn either brings the shopper's words, a person's decision on something the graph paused
+for (a discount above the approval threshold), or a hand-back from a person who had taken the
+conversation over: then what the shopper and the person said enters the thread and the bot says
+it is back. While the graph waits for a decision, a new message (a digression: "where is my
+order?") is answered on a side thread of the conversation, with a note that the discount is
+still waiting, so the paused run keeps its place; the side thread joins the conversation's own
+once the decision is in.
 
 Turns are idempotent by ``turn_id``. The shopper's message enters the thread under an id made
 from it, so a turn that is tried again never adds it twice:
@@ -18,7 +22,6 @@ from it, so a turn that is tried again never adds it twice:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,9 +29,8 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveM
 from langgraph.types import Command, Durability, StateSnapshot
 
 from agent.graph import Graph
-from agent.planner_answers import unquote
 from channels.messages import ProductCard
-from conversations.handler import Reply, Turn
+from conversations.handler import HandBack, Reply, Turn
 
 MAX_CARDS = 3
 # One checkpoint write per turn (at its end, pause or failure), not one per step. A crash
@@ -42,10 +44,19 @@ STILL_WAITING = (
     "I'm still waiting for a colleague to approve your discount. I'll message you here as soon "
     "as they decide."
 )
+ASIDE_NOTE = "(Your discount is still waiting for a colleague's approval: I'll message you here.)"
+BACK = "I'm back! {who} handed you back to me."
+BACK_QUOTE = ' They said: "{text}".'
+BACK_END = " Anything else I can help with?"
 
 
 def turn_message_id(turn_id: str) -> str:
     return f"turn:{turn_id}"
+
+
+def aside_thread(conversation_id: str, approval_id: str) -> str:
+    """The side thread for messages that come while an approval is pending."""
+    return f"{conversation_id}:aside:{approval_id}"
 
 
 class AgentHandler:
@@ -57,6 +68,8 @@ class AgentHandler:
         snapshot = await self.graph.aget_state(config)
         messages: list[AnyMessage] = list(snapshot.values.get("messages", []))
         waiting = [i for i in snapshot.interrupts if isinstance(i.value, dict)]
+        if turn.handback is not None:
+            return await self._hand_back(turn, turn.handback, config, bool(snapshot.next))
         unfinished = bool(snapshot.next) and not waiting
         if turn.decision is not None:
             if any(i.value.get("approval_id") == turn.decision.request_id for i in waiting):
@@ -66,8 +79,54 @@ class AgentHandler:
             else:
                 return []  # decided twice, or for a pause that is no longer there
             state = await self.graph.ainvoke(resume, config=config, durability=DURABILITY)
+            if not state.get("__interrupt__"):
+                await self._merge_aside(config, turn.conversation_id, turn.decision.request_id)
             return self._answer(state, cards=False)
+        if waiting:
+            position = _position(messages, turn_message_id(turn.turn_id) if turn.turn_id else None)
+            if position is not None and not _later_human(messages, position):
+                return [Reply(text=AWAITING_APPROVAL)]  # the turn that paused, tried again
+            return await self._aside(turn, messages, str(waiting[0].value.get("approval_id")))
+        return await self._shopper_turn(turn, config, snapshot)
 
+    async def _aside(self, turn: Turn, messages: list[AnyMessage], approval_id: str) -> list[Reply]:
+        """A message while a discount waits for a person is answered all the same (a
+        digression), on a side thread of the conversation so the paused run keeps its place;
+        another discount is not on offer meanwhile. The side thread joins the conversation's
+        own when the decision comes."""
+        config: Any = {
+            "configurable": {"thread_id": aside_thread(turn.conversation_id, approval_id)}
+        }
+        snapshot = await self.graph.aget_state(config)
+        seed = [] if snapshot.values.get("messages") else _complete(messages)
+        replies = await self._shopper_turn(turn, config, snapshot, seed=seed, aside=True)
+        if not replies:
+            return [Reply(text=STILL_WAITING)]
+        return [r.model_copy(update={"text": f"{r.text}\n\n{ASIDE_NOTE}"}) for r in replies]
+
+    async def _merge_aside(self, config: Any, conversation_id: str, approval_id: str) -> None:
+        aside: Any = {"configurable": {"thread_id": aside_thread(conversation_id, approval_id)}}
+        side = (await self.graph.aget_state(aside)).values.get("messages", [])
+        if not side:
+            return
+        main = (await self.graph.aget_state(config)).values.get("messages", [])
+        known = {m.id for m in main}
+        extra = [m for m in side if m.id not in known]
+        if extra:
+            await self.graph.aupdate_state(config, {"messages": extra}, as_node="remember")
+
+    async def _shopper_turn(
+        self,
+        turn: Turn,
+        config: Any,
+        snapshot: StateSnapshot,
+        *,
+        seed: Sequence[AnyMessage] = (),
+        aside: bool = False,
+    ) -> list[Reply]:
+        messages: list[AnyMessage] = list(snapshot.values.get("messages", []))
+        waiting = [i for i in snapshot.interrupts if isinstance(i.value, dict)]
+        unfinished = bool(snapshot.next) and not waiting
         human_id = turn_message_id(turn.turn_id) if turn.turn_id else None
         position = _position(messages, human_id)
         if position is not None:
@@ -88,6 +147,7 @@ class AgentHandler:
             {
                 "messages": [
                     *(RemoveMessage(id=m.id) for m in stale if m.id),
+                    *seed,
                     *(note for note in thread_notes(turn) if note.id not in known),
                     HumanMessage(turn.text, id=human_id),
                 ],
@@ -96,11 +156,41 @@ class AgentHandler:
                 "conversation_id": turn.conversation_id,
                 "turn_id": turn.turn_id,
                 "address": turn.address,
+                "aside": aside,
             },
             config=config,
             durability=DURABILITY,
         )
         return self._answer(state, cards=True)
+
+    async def _hand_back(
+        self, turn: Turn, handback: HandBack, config: Any, busy: bool
+    ) -> list[Reply]:
+        """The person's side of the conversation into the thread (as a colleague's messages),
+        then "I'm back". Ids come from the turn, so a retried hand-back adds nothing twice."""
+        authors = [line.author for line in handback.transcript if line.role == "person"]
+        said = [line.text for line in handback.transcript if line.role == "person"]
+        who = next((a for a in reversed(authors) if a), None) or "My colleague"
+        text = BACK.format(who=who)
+        if said:
+            text += BACK_QUOTE.format(text=said[-1][:200])
+        text += BACK_END
+        prefix = f"handback:{turn.turn_id}"
+        lines: list[AnyMessage] = [
+            HumanMessage(line.text, id=f"{prefix}:{i}")
+            if line.role == "shopper"
+            else AIMessage(
+                line.text,
+                id=f"{prefix}:{i}",
+                name="colleague",
+                response_metadata={"author": line.author},
+            )
+            for i, line in enumerate(handback.transcript)
+        ]
+        back = AIMessage(text, id=f"{prefix}:back")
+        if not busy:  # a paused run (an approval) keeps its place; the shopper still hears it
+            await self.graph.aupdate_state(config, {"messages": [*lines, back]}, as_node="remember")
+        return [Reply(text=text)]
 
     @staticmethod
     def _answer(state: dict[str, Any], *, cards: bool) -> list[Reply]:
@@ -145,6 +235,17 @@ def _segment(messages: Sequence[AnyMessage], position: int) -> list[AnyMessage]:
     return segment
 
 
+def _complete(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
+    """The thread up to a tool call still waiting for its result (the paused one)."""
+    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
+    for index, message in enumerate(messages):
+        if isinstance(message, AIMessage) and any(
+            c["id"] not in answered for c in message.tool_calls
+        ):
+            return list(messages[:index])
+    return list(messages)
+
+
 def _unfinished_steps(messages: Sequence[AnyMessage], snapshot: StateSnapshot) -> list[AnyMessage]:
     """A run that failed midway leaves steps after its shopper message (a tool call with no
     answer, which a model endpoint would refuse); a fresh run takes them out. The shopper
@@ -164,19 +265,10 @@ def _reply(messages: Sequence[AnyMessage], *, cards: bool) -> list[Reply]:
 
 
 def _cards(messages: Sequence[AnyMessage]) -> list[ProductCard]:
-    """Product cards from this turn's searches, so channels can show images and links."""
-    cards: list[ProductCard] = []
-    for message in messages:
-        if isinstance(message, ToolMessage) and message.name == "search_products":
-            for product in json.loads(str(message.content)).get("products", []):
-                cards.append(
-                    ProductCard(
-                        id=product["id"],
-                        name=unquote(product["name"]),
-                        price=product["price"],
-                        currency=product["currency"],
-                        url=product.get("url"),
-                        image_url=product.get("image_url"),
-                    )
-                )
-    return cards[:MAX_CARDS]
+    """The product cards of this turn, as the reply guard passed them (on the final reply), so
+    channels can show images and links."""
+    final = next((m for m in reversed(messages) if isinstance(m, AIMessage) and m.content), None)
+    stored = final.additional_kwargs.get("cards") if final is not None else None
+    if not isinstance(stored, list):
+        return []
+    return [ProductCard.model_validate(card) for card in stored][:MAX_CARDS]

@@ -19,6 +19,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from agent.graph import Graph, build_graph
 from agent.intents import local_classifier
 from agent.planner import OfflinePlanner
+from agent.shopper_context import ProfileContext
 from agent.tools import build_tools
 from app.agent_handler import AgentHandler
 from app.settings import Settings
@@ -89,7 +90,13 @@ class AgentRuntime:
             if self._handler is None:
                 checkpointer = await open_checkpointer(self._settings, self._stack)
                 model = await asyncio.to_thread(chat_model, self._settings)
-                graph = build_graph(model, build_tools(self._services), self._rules, checkpointer)
+                graph = build_graph(
+                    model,
+                    build_tools(self._services),
+                    self._rules,
+                    checkpointer,
+                    shoppers=ProfileContext(self._services),
+                )
                 self._handler = AgentHandler(graph)
         return self._handler
 

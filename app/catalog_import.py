@@ -34,7 +34,10 @@ def import_catalog(settings: Settings, path: Path, *, prune: bool) -> int:
             done = store.upsert(batch)
             for field in ("added", "updated", "reembedded", "unchanged"):
                 setattr(summary, field, getattr(summary, field) + getattr(done, field))
+            summary.flagged += done.flagged
             progress.update(len(batch))
+    for flag in summary.flagged:
+        typer.echo(f"check {flag.product_id}: its text {'; '.join(flag.reasons)}", err=True)
     woken = asyncio.run(_wake(settings, parsed.products))
     pruned: list[str] = []
     if prune:

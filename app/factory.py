@@ -21,6 +21,7 @@ from app.routers import (
     catalog,
     console,
     decisions,
+    discounts,
     events,
     health,
     links,
@@ -72,6 +73,7 @@ def create_app(
     app.include_router(events.router)
     app.include_router(profiles.router)
     app.include_router(decisions.router)
+    app.include_router(discounts.router)
     app.include_router(webhooks.router)
     app.include_router(catalog.router)
     app.include_router(admin.router)

@@ -37,6 +37,19 @@ class ThreadNote(BaseModel):
     created_at: datetime
 
 
+class HandBackLine(BaseModel):
+    role: str = Field(description="shopper or person")
+    text: str
+    author: str | None = None
+
+
+class HandBack(BaseModel):
+    """A person handed the conversation back: what was said while they had it, so the bot
+    knows it and can say it is back."""
+
+    transcript: list[HandBackLine] = Field(default_factory=list)
+
+
 class Turn(BaseModel):
     """The shopper's messages since the last answer, debounced into one turn, or a person's
     decision the handler was waiting for.
@@ -51,6 +64,7 @@ class Turn(BaseModel):
     texts: list[str]
     sender_name: str | None = None
     decision: HumanDecision | None = None
+    handback: HandBack | None = None
     turn_id: str = Field(
         default="",
         description="The same for every try of this turn (its first message), so a handler "

@@ -137,6 +137,7 @@ async def accept_inbound(
 
 
 DECISION_KIND = "decision"
+HANDBACK_KIND = "handback"  # a person handed the conversation back (conversations.ownership)
 
 
 async def accept_decision(

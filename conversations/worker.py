@@ -21,6 +21,7 @@ import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 import structlog
 from pydantic import BaseModel, Field, field_validator
@@ -42,8 +43,15 @@ from conversations.delivery import (
     withhold_all_but_compliance,
     write_delivery,
 )
-from conversations.handler import ConversationHandler, HumanDecision, Reply, ThreadNote, Turn
-from conversations.inbox import CONVERSATIONS, DECISION_KIND, MESSAGES
+from conversations.handler import (
+    ConversationHandler,
+    HandBack,
+    HumanDecision,
+    Reply,
+    ThreadNote,
+    Turn,
+)
+from conversations.inbox import CONVERSATIONS, DECISION_KIND, HANDBACK_KIND, MESSAGES
 from conversations.outbox import queue_replies
 from conversations.thread_notes import answered_message, load_notes
 from conversations.turn_failures import FailureOutcome, TurnFailed, record_failure
@@ -61,7 +69,9 @@ from policy.triggers import ATTRIBUTION_WINDOW
 from profile_store import clock
 from profile_store.database import run_transaction, transaction
 from profile_store.leases import Heartbeat, new_token
-from profile_store.models import Channel, MessageStatus
+from profile_store.models import Channel, Customer, MessageStatus
+
+CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 
 log = structlog.get_logger(__name__)
 # After an unexpected error outside the handler (a database blip), look again this much later.
@@ -112,6 +122,12 @@ class _Conversation(BaseModel):
 class PendingDecision:
     id: int
     decision: HumanDecision
+
+
+@dataclass(frozen=True)
+class PendingHandBack:
+    id: int
+    handback: HandBack
 
 
 class LeaseLost(Exception):
@@ -275,6 +291,9 @@ class ConversationWorker:
                 )
             ).all()
             queued = await load_queued(conn, claim.id)
+            locale = await conn.scalar(
+                select(CUSTOMERS.c.locale).where(CUSTOMERS.c.id == conversation.customer_id)
+            )
             consent = await load_channel_consent(
                 session, conversation.customer_id, conversation.channel
             )
@@ -287,6 +306,11 @@ class ConversationWorker:
                 for row in pending
                 if row.kind == DECISION_KIND
             ]
+            handbacks = [
+                PendingHandBack(row.id, HandBack.model_validate(row.payload))
+                for row in pending
+                if row.kind == HANDBACK_KIND
+            ]
             messages = [
                 PendingMessage(
                     id=row.id,
@@ -296,11 +320,21 @@ class ConversationWorker:
                     sender_name=row.payload.get("sender_name"),
                 )
                 for row in pending
-                if row.kind != DECISION_KIND
+                if row.kind not in (DECISION_KIND, HANDBACK_KIND)
             ]
             attempt = max(row.attempts for row in pending) + 1
             answer = await self._answer(
-                claim, conversation, messages, decisions, attempt, rules, consent, notes, now
+                claim,
+                conversation,
+                messages,
+                decisions,
+                attempt,
+                rules,
+                consent,
+                notes,
+                now,
+                handbacks,
+                locale,
             )
             queued += answer.queued
             retry_at = answer.retry_at
@@ -337,6 +371,8 @@ class ConversationWorker:
         consent: ChannelConsent,
         notes: list[ThreadNote],
         now: datetime,
+        handbacks: list[PendingHandBack] | None = None,
+        locale: str | None = None,
     ) -> _Answer:
         """Turn the pending messages into queued replies and consent changes, atomically; or,
         when the handler fails, into a retry later. ``notes``: what the thread must also know
@@ -344,7 +380,12 @@ class ConversationWorker:
         # A decision that comes while a person owns the conversation waits, pending, until the
         # conversation is handed back to the bot, which then resumes what it paused.
         answered = decisions if conversation.owner == "bot" else []
-        handled = [message.id for message in messages] + [d.id for d in answered]
+        returned = (handbacks or []) if conversation.owner == "bot" else []
+        handled = (
+            [message.id for message in messages]
+            + [d.id for d in answered]
+            + [h.id for h in returned]
+        )
         if not handled:
             return _Answer(queued=[], opted_out=consent.opted_out)
         channel = conversation.channel
@@ -358,11 +399,11 @@ class ConversationWorker:
         )
         unanswered = list(plan.unanswered)
         if consent.opted_out or plan.opted_out:  # never an answer around an opt-out
-            unanswered += [d.id for d in answered]
-            answered = []
+            unanswered += [d.id for d in answered] + [h.id for h in returned]
+            answered, returned = [], []
         try:
             replies, keywords_said = await self._replies(
-                conversation, plan, messages, answered, attempt, rules, notes
+                conversation, plan, messages, answered, attempt, rules, notes, returned, locale
             )
         except TurnFailed as failure:
             error = failure.error
@@ -447,6 +488,8 @@ class ConversationWorker:
         attempt: int,
         rules: Guardrails,
         notes: list[ThreadNote],
+        handbacks: list[PendingHandBack] | None = None,
+        locale: str | None = None,
     ) -> tuple[list[Reply], list[ComplianceKeyword]]:
         """What to say and which keywords the shopper said; raises :class:`TurnFailed`."""
         channel = conversation.channel
@@ -458,13 +501,19 @@ class ConversationWorker:
             replies.extend(
                 await self._ask_handler(turn.model_copy(update={"decision": pending.decision}))
             )
+        # Then the bot is back from a person's hand-over, before the shopper's new messages.
+        for returned in handbacks or []:
+            turn = self._turn(conversation, [], f"{conversation.id}:{returned.id}", attempt)
+            replies.extend(
+                await self._ask_handler(turn.model_copy(update={"handback": returned.handback}))
+            )
         provider_answers = channel is ChannelName.SMS and rules.compliance.sms_provider_replies
         sender_name = next((m.sender_name for m in messages if m.sender_name), None)
         for step in plan.steps:
             if isinstance(step, KeywordStep):
                 consent.append(step.keyword)
                 if not provider_answers:
-                    replies.append(Reply(text=_keyword_reply(step.keyword, rules)))
+                    replies.append(Reply(text=_keyword_reply(step.keyword, rules, locale)))
             elif conversation.owner != "bot":
                 continue  # a person has taken this conversation over; the bot stays quiet
             elif isinstance(step, NoticeStep):
@@ -535,10 +584,13 @@ def _keyword_set(rules: KeywordRules | None) -> KeywordSet:
     return KeywordSet.of(opt_out=rules.opt_out, opt_in=rules.opt_in, help=rules.help)
 
 
-def _keyword_reply(keyword: ComplianceKeyword, rules: Guardrails) -> str:
-    replies = rules.compliance
-    return {
-        ComplianceKeyword.OPT_OUT: replies.opt_out,
-        ComplianceKeyword.OPT_IN: replies.opt_in,
-        ComplianceKeyword.HELP: replies.help,
-    }[keyword]
+def _keyword_reply(keyword: ComplianceKeyword, rules: Guardrails, locale: str | None) -> str:
+    """The compliance answer, in the shopper's language when the guardrails have it."""
+    return rules.compliance.text(_REPLY_KINDS[keyword], locale)
+
+
+_REPLY_KINDS: dict[ComplianceKeyword, Literal["opt_out", "opt_in", "help"]] = {
+    ComplianceKeyword.OPT_OUT: "opt_out",
+    ComplianceKeyword.OPT_IN: "opt_in",
+    ComplianceKeyword.HELP: "help",
+}

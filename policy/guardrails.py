@@ -66,6 +66,13 @@ class DiscountPolicy(_Strict):
     approval_threshold: Percent = Field(
         default=15.0, description="Offers above this need a human's approval"
     )
+    code_validity: timedelta = Field(
+        default=timedelta(days=7),
+        description="How long a granted code is valid; a shopper has one active code at a time",
+    )
+    minimum_order: float = Field(
+        default=0.0, ge=0, description="Order total a code needs (0: none)"
+    )
     full_price_buyer_share: float = Field(
         default=0.0,
         ge=0,
@@ -273,8 +280,42 @@ class ComplianceKeywords(_Strict):
         return rules
 
 
+class ComplianceTexts(_Strict):
+    """The compliance answers in one language; one left out falls back to the default."""
+
+    opt_out: str | None = None
+    opt_in: str | None = None
+    help: str | None = None
+
+
+# The keywords stay the carriers' (STOP, START); the sentences around them are translated.
+DEFAULT_TRANSLATIONS = {
+    "es": ComplianceTexts(
+        opt_out="Te has dado de baja y no recibirás más mensajes aquí. Responde START para volver.",
+        opt_in="¡Hola! Recibirás nuestros mensajes aquí. Responde STOP para darte de baja.",
+        help="Es el asistente de la tienda: pregunta por productos o pedidos. Responde STOP "
+        "para darte de baja.",
+    ),
+    "fr": ComplianceTexts(
+        opt_out="Vous êtes désinscrit et ne recevrez plus de messages ici. Répondez START pour "
+        "reprendre.",
+        opt_in="Bonjour ! Vous recevrez nos messages ici. Répondez STOP pour vous désinscrire.",
+        help="Ici l'assistant de la boutique : posez vos questions sur les produits ou les "
+        "commandes. Répondez STOP pour vous désinscrire.",
+    ),
+    "de": ComplianceTexts(
+        opt_out="Sie sind abgemeldet und erhalten hier keine Nachrichten mehr. Antworten Sie "
+        "START, um sie wieder zu erhalten.",
+        opt_in="Hallo! Sie erhalten unsere Nachrichten hier. Antworten Sie STOP zum Abmelden.",
+        help="Hier ist der Assistent des Shops: Fragen Sie nach Produkten oder Bestellungen. "
+        "Antworten Sie STOP zum Abmelden.",
+    ),
+}
+
+
 class ComplianceReplies(_Strict):
-    """Compliance keywords per channel and what the shop answers to them (before any agent)."""
+    """Compliance keywords per channel and what the shop answers to them (before any agent).
+    The answers go in the shopper's language (their ``locale``) when ``translations`` has it."""
 
     opt_out: str = "You are unsubscribed and will get no more messages here. Reply START to resume."
     opt_in: str = (
@@ -289,6 +330,16 @@ class ComplianceReplies(_Strict):
         "twice (keep the SMS keywords below the same as the ones set in Twilio)",
     )
     keywords: ComplianceKeywords = ComplianceKeywords()
+    translations: dict[str, ComplianceTexts] = Field(
+        default_factory=lambda: dict(DEFAULT_TRANSLATIONS),
+        description="The answers per language (ISO 639-1, e.g. es), chosen by the shopper's locale",
+    )
+
+    def text(self, kind: Literal["opt_out", "opt_in", "help"], locale: str | None) -> str:
+        language = (locale or "").split("-")[0].split("_")[0].lower()
+        translated = self.translations.get(language)
+        value = getattr(translated, kind) if translated is not None else None
+        return str(value or getattr(self, kind))
 
 
 class ToolSwitch(_Strict):

@@ -54,6 +54,7 @@ _OWNED_TABLES: tuple[Any, ...] = (
     m.Conversation.__table__,  # type: ignore[attr-defined]
     m.Decision.__table__,  # type: ignore[attr-defined]
     m.ScheduledSend.__table__,  # type: ignore[attr-defined]
+    m.DiscountCode.__table__,  # type: ignore[attr-defined]
     IDENTITIES,
 )
 _PROFILE_FIELDS = ("first_name", "last_name", "timezone", "locale", "loyalty_tier")

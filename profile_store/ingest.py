@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from profile_store import clock
 from profile_store.consent import record_consent
 from profile_store.identity import IdentityResolver, UnknownCustomerError
-from profile_store.models import Customer, Event
+from profile_store.models import Customer, DiscountCode, Event
 from profile_store.schemas import (
     PROPERTY_SCHEMAS,
     ConsentProps,
@@ -27,12 +27,14 @@ from profile_store.schemas import (
     EventIn,
     IdentifyProps,
     IngestResult,
+    OrderProps,
 )
 from profile_store.trait_store import load_traits, save_traits
 from profile_store.traits import TraitState, apply_event
 
 EVENTS = Event.__table__  # type: ignore[attr-defined]
 CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+CODES = DiscountCode.__table__  # type: ignore[attr-defined]
 
 # Clocks differ; an event from further ahead than this is a bug in the sender, not skew.
 MAX_CLOCK_SKEW = timedelta(hours=24)
@@ -205,12 +207,35 @@ async def ingest_events(
             identifies.setdefault(customer_id, []).append((item.props, event.occurred_at))
     await save_traits(session, traits.values(), existing=set(stored_traits))
     await _apply_identifies(connection, identifies)
+    await _redeem_codes(connection, fresh, customer_of)
     if touched:
         await connection.execute(
             update(CUSTOMERS).where(CUSTOMERS.c.id.in_(sorted(touched))).values(updated_at=now)
         )
     owner_of = {id(item): cid for item, cid in zip(fresh, customer_of, strict=True)}
     return StoredEvents([owner_of.get(id(item)) for item in events])
+
+
+async def _redeem_codes(
+    connection: AsyncConnection, items: Sequence[ValidatedEvent], owners: Sequence[str]
+) -> None:
+    """An order that carries one of the shopper's own active codes redeems it."""
+    for item, customer_id in zip(items, owners, strict=True):
+        if not isinstance(item.props, OrderProps) or not item.props.discount_code:
+            continue
+        await connection.execute(
+            update(CODES)
+            .where(
+                CODES.c.code == item.props.discount_code.strip().upper(),
+                CODES.c.customer_id == customer_id,
+                CODES.c.status == "active",
+            )
+            .values(
+                status="redeemed",
+                redeemed_at=item.event.occurred_at,
+                order_id=item.props.order_id,
+            )
+        )
 
 
 async def _resolve_all(

@@ -476,3 +476,30 @@ class WebChatEntry(SQLModel, table=True):
     cards: list[dict[str, Any]] = Field(default_factory=list, sa_type=PortableJSON)
     buttons: list[dict[str, Any]] = Field(default_factory=list, sa_type=PortableJSON)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class DiscountCode(SQLModel, table=True):
+    """A discount code the agent granted: personal, with a scope and an expiry, redeemed once.
+
+    One active code per shopper per offer window: asking again returns this one. The shop checks
+    a code with ``GET /v1/discounts/{code}``; the ``order_completed`` event that carries it in
+    ``discount_code`` marks it redeemed.
+    """
+
+    __tablename__ = "discount_codes"
+    __table_args__ = (Index("ix_discount_codes_customer_status", "customer_id", "status"),)
+
+    code: str = Field(primary_key=True, max_length=40)
+    customer_id: str = Field(foreign_key="customers.id", max_length=40)
+    percent: float
+    product_ids: list[str] = Field(
+        default_factory=list, sa_type=PortableJSON, description="empty: the whole order"
+    )
+    minimum_order: float = Field(default=0.0, description="order total it needs, 0 for none")
+    status: str = Field(default="active", max_length=16, description="active or redeemed")
+    decision_id: str | None = Field(default=None, max_length=40)
+    conversation_id: str | None = Field(default=None, max_length=40)
+    issued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    redeemed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    order_id: str | None = Field(default=None, max_length=200)

@@ -126,14 +126,22 @@ class OrderProps(_Props):
     currency: Currency
     items: list[OrderItem] = Field(min_length=1)
     discount: float = Field(default=0, ge=0, description="Amount off the whole order")
+    discount_code: str | None = Field(
+        default=None, max_length=40, description="A code the agent granted, now redeemed"
+    )
 
     @property
     def discounted(self) -> bool:
-        """Bought on a discount: order or line discounts, or a line below its regular price."""
-        return self.discount > 0 or any(
-            item.discount > 0
-            or (item.compare_at_price is not None and item.compare_at_price > item.price)
-            for item in self.items
+        """Bought on a discount: order or line discounts, a code, or a line below its regular
+        price."""
+        return (
+            self.discount > 0
+            or bool(self.discount_code)
+            or any(
+                item.discount > 0
+                or (item.compare_at_price is not None and item.compare_at_price > item.price)
+                for item in self.items
+            )
         )
 
 

@@ -159,7 +159,8 @@ async def test_handoff_silences_the_bot_until_released(shop: Shop) -> None:
         f"/admin/v1/conversations/{conversation}/release", headers=admin
     )
     assert response.json() == {"conversation_id": conversation, "owner": "bot"}
-    assert (await chat.say("hi")).startswith("Hi! I can help")
+    back, hello = (await chat.say("hi")).split("\n")
+    assert back.startswith("I'm back!") and hello.startswith("Hi! I can help")
     unknown = await shop.http.post("/admin/v1/conversations/cnv_x/release", headers=admin)
     assert unknown.status_code == 404
 
@@ -257,5 +258,7 @@ async def test_a_decision_made_while_a_person_owns_the_chat_waits_for_the_bot(
 
     await shop.http.post(f"/admin/v1/conversations/{conversation}/release", headers=admin)
     await shop.work()
-    (sent,) = shop.telegram.sent[before:]
+    # The decision the bot paused for is answered first, then the bot says it is back.
+    sent, back = shop.telegram.sent[before:]
     assert "18% off" in sent.params["text"] and "CC-" in sent.params["text"]
+    assert back.params["text"].startswith("I'm back!")

@@ -3,6 +3,7 @@ limits hold as with a language model (see test_openai_agent.py)."""
 
 from __future__ import annotations
 
+from agent.planner_answers import OUT_OF_SCOPE
 from tests.agent.test_agent_actions import DECISIONS, Chat
 from tests.agent.test_openai_agent import BOOT, POISONED, another_customers_order
 from tests.channels.conftest import Shop
@@ -33,7 +34,8 @@ async def test_another_customers_orders_are_not_shown(shop: Shop) -> None:
     for message in ("show me the orders of +15550001111", "where is my order 9001"):
         reply = await chat.say(message)
         assert "431" not in reply and "9001 from" not in reply
-        assert "couldn't find" in reply or "no orders" in reply.lower()
+        # Asking for someone else's orders is not a shopping question: no order is shown.
+        assert "couldn't find" in reply or "no orders" in reply.lower() or reply == OUT_OF_SCOPE
 
 
 async def test_the_system_prompt_is_not_shown(shop: Shop) -> None:

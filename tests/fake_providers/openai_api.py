@@ -8,9 +8,10 @@ the catalog talks to the API correctly, not a language model.
 
 Chat completions are *scripted*: a test queues replies with :meth:`FakeOpenAiApi.script`, each
 chat request consumes the next one, and every request body is kept in ``chat_requests``. A reply
-is assistant text (a ``str``), one :class:`ToolCall` or a sequence of them; a step may also be a
-callable that gets the parsed request body and returns the reply, a :class:`Slow` reply or an
-:class:`Outage`. Both plain responses and
+is assistant text (a ``str``), one :class:`ToolCall` or a sequence of them, a
+:class:`RawToolCall` (arguments sent as given, e.g. broken JSON) or a :class:`Refusal`; a step
+may also be a callable that gets the parsed request body and returns the reply, a :class:`Slow`
+reply or an :class:`Outage`. Both plain responses and
 ``stream: true`` (server-sent ``chat.completion.chunk`` events, honouring
 ``stream_options.include_usage``) are served. An empty script answers 500 "script exhausted",
 with ``x-should-retry: false`` so the client fails at once instead of retrying.
@@ -55,8 +56,24 @@ class ToolCall:
     arguments: dict[str, Any] = field(default_factory=dict)
 
 
-Reply: TypeAlias = str | ToolCall | Sequence[ToolCall]
-"""Assistant text, or one or more tool calls."""
+@dataclass(frozen=True)
+class RawToolCall:
+    """A tool call whose ``arguments`` go on the wire exactly as given: what a real model sends
+    when it writes broken JSON."""
+
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The model declines: ``content`` is null and ``refusal`` holds its words."""
+
+    text: str = "I'm sorry, I can't help with that."
+
+
+Reply: TypeAlias = str | ToolCall | RawToolCall | Refusal | Sequence[ToolCall | RawToolCall]
+"""Assistant text, one or more tool calls, or a refusal."""
 
 
 @dataclass(frozen=True)
@@ -163,8 +180,8 @@ class FakeOpenAiApi:
         )
 
     async def _chat_completions(self, request: Request) -> Response:
-        if (refusal := self._unauthorized(request)) is not None:
-            return refusal
+        if (unauthorized := self._unauthorized(request)) is not None:
+            return unauthorized
         body = await request.json()
         self.chat_requests.append(body)
         no_retry = {"x-should-retry": "false"}
@@ -190,7 +207,7 @@ class FakeOpenAiApi:
             await asyncio.sleep(step.seconds)
             step = step.reply
         try:
-            text, calls = self._resolve(step, body)
+            text, calls, refusal = self._resolve(step, body)
         except Exception:
             return _error(
                 f"FakeOpenAiApi: scripted step failed:\n{traceback.format_exc()}",
@@ -203,7 +220,12 @@ class FakeOpenAiApi:
             {
                 "id": f"call_{next(self._call_ids)}",
                 "type": "function",
-                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+                "function": {
+                    "name": call.name,
+                    "arguments": call.arguments
+                    if isinstance(call, RawToolCall)
+                    else json.dumps(call.arguments),
+                },
             }
             for call in calls
         ]
@@ -226,13 +248,13 @@ class FakeOpenAiApi:
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             events = _chunks(
-                meta, text, wire_calls, finish_reason, usage if include_usage else None
+                meta, text, wire_calls, finish_reason, usage if include_usage else None, refusal
             )
             lines = [f"data: {json.dumps(event)}\n\n" for event in events]
             return StreamingResponse(
                 iter([*lines, "data: [DONE]\n\n"]), media_type="text/event-stream"
             )
-        message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+        message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": refusal}
         if wire_calls:
             message["tool_calls"] = wire_calls
         return JSONResponse(
@@ -254,16 +276,18 @@ class FakeOpenAiApi:
     @staticmethod
     def _resolve(
         step: Reply | Callable[[dict[str, Any]], Reply], body: dict[str, Any]
-    ) -> tuple[str | None, list[ToolCall]]:
+    ) -> tuple[str | None, list[ToolCall | RawToolCall], str | None]:
         reply = step(body) if callable(step) else step
         if isinstance(reply, str):
-            return reply, []
-        if isinstance(reply, ToolCall):
-            return None, [reply]
+            return reply, [], None
+        if isinstance(reply, Refusal):
+            return None, [], reply.text
+        if isinstance(reply, ToolCall | RawToolCall):
+            return None, [reply], None
         calls = list(reply)
-        if not calls or not all(isinstance(call, ToolCall) for call in calls):
+        if not calls or not all(isinstance(call, ToolCall | RawToolCall) for call in calls):
             raise TypeError(f"a scripted reply must be str, ToolCall or ToolCalls, got {reply!r}")
-        return None, calls
+        return None, calls, None
 
 
 def _chunks(
@@ -272,6 +296,7 @@ def _chunks(
     calls: list[dict[str, Any]],
     finish_reason: str,
     usage: dict[str, int] | None,
+    refusal: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """The ``chat.completion.chunk`` events of one streamed reply (without ``[DONE]``)."""
 
@@ -299,6 +324,10 @@ def _chunks(
             yield chunk({**first, "tool_calls": [opening]})
             for fragment in _pieces(function["arguments"], 3):
                 yield chunk({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]})
+    elif refusal is not None:
+        yield chunk({"role": "assistant", "content": None, "refusal": ""})
+        for piece in _pieces(refusal, 3):
+            yield chunk({"refusal": piece})
     else:
         yield chunk({"role": "assistant", "content": "", "refusal": None})
         for piece in _pieces(text or "", 3):

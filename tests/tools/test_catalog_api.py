@@ -59,14 +59,26 @@ async def test_upsert_then_stock_and_price_changes_do_not_re_embed(
     embeddings = CountingEmbeddings(monkeypatch)
     created = await client.post("/v1/catalog/products", json={"products": [SHOE, PAN]})
     assert created.status_code == 200, created.text
-    assert created.json() == {"added": 2, "updated": 0, "reembedded": 0, "unchanged": 0}
+    assert created.json() == {
+        "added": 2,
+        "updated": 0,
+        "reembedded": 0,
+        "unchanged": 0,
+        "flagged": [],
+    }
     assert embeddings.texts == 2
 
     restocked = json.loads(json.dumps(SHOE))
     restocked["variants"][0]["stock"] = 7
     restocked["price"] = 69.0
     again = await client.post("/v1/catalog/products", json={"products": [restocked, PAN]})
-    assert again.json() == {"added": 0, "updated": 1, "reembedded": 0, "unchanged": 1}
+    assert again.json() == {
+        "added": 0,
+        "updated": 1,
+        "reembedded": 0,
+        "unchanged": 1,
+        "flagged": [],
+    }
     assert embeddings.texts == 2  # nothing re-embedded
 
     search = await client.get(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
@@ -45,10 +46,16 @@ class Product(BaseModel):
         default=None, ge=0, description="For products without variants; else ignored"
     )
 
+    @field_validator("name", "description", "brand", mode="before")
+    @classmethod
+    def _decoded(cls, value: object) -> object:
+        return decode_entities(value) if isinstance(value, str) else value
+
     @field_validator("category", "tags")
     @classmethod
     def _clean_list(cls, values: list[str]) -> list[str]:
-        return [value.strip() for value in values if value.strip()]
+        decoded = (decode_entities(value).strip() for value in values)
+        return [value for value in decoded if value]
 
     @field_validator("currency", mode="before")
     @classmethod
@@ -86,6 +93,17 @@ class Product(BaseModel):
 
     def embedding_hash(self) -> str:
         return hashlib.sha256(self.embedding_text().encode()).hexdigest()[:32]
+
+
+def decode_entities(text: str) -> str:
+    """Shops export HTML-escaped text ("Black &amp; Brown Slipper", sometimes twice): stored
+    decoded, so each channel escapes it exactly once for its own format."""
+    for _ in range(3):
+        decoded = html.unescape(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
 
 
 def normalise(value: str) -> str:

@@ -34,9 +34,23 @@ class SearchQuery(BaseModel):
     in_stock: bool = False
     size: str | None = None
     colour: str | None = None
+    colours: list[str] = Field(default_factory=list, description="Any of these colours")
+    not_colours: list[str] = Field(default_factory=list, description="None of these colours")
     similar_to: str | None = Field(default=None, description="A product id, for cross-sell")
+    product_ids: list[str] = Field(
+        default_factory=list, description="Only these products (a question about one of them)"
+    )
     exclude_ids: list[str] = Field(default_factory=list, description="e.g. already bought")
     limit: int = Field(default=5, ge=1, le=50)
+
+    @property
+    def wanted_colours(self) -> list[str]:
+        wanted = [self.colour, *self.colours] if self.colour else list(self.colours)
+        return list(dict.fromkeys(normalise(c) for c in wanted if c))
+
+    @property
+    def unwanted_colours(self) -> set[str]:
+        return {normalise(c) for c in self.not_colours if c}
 
     @model_validator(mode="after")
     def _sensible(self) -> SearchQuery:
@@ -81,21 +95,29 @@ def _where(query: SearchQuery) -> dict[str, Any] | None:
     if query.in_stock:
         clauses.append({"in_stock": True})
     size = normalise(query.size) if query.size else None
-    colour = normalise(query.colour) if query.colour else None
-    if query.in_stock and size and colour:
-        clauses.append({"stock_combos": {"$contains": f"{size}|{colour}"}})
+    colours = query.wanted_colours
+    if query.in_stock and size and colours:
+        clauses.append(_any([{"stock_combos": {"$contains": f"{size}|{c}"}} for c in colours]))
     else:
         if size:
             clauses.append({("stock_sizes" if query.in_stock else "sizes"): {"$contains": size}})
-        if colour:
+        if colours:
             key = "stock_colours" if query.in_stock else "colours"
-            clauses.append({key: {"$contains": colour}})
+            clauses.append(_any([{key: {"$contains": c}} for c in colours]))
+    # "Anything but red" is checked on each product (a product with red and blue variants
+    # still has a blue one): Chroma has no "some element not in" operator.
     excluded = [*query.exclude_ids, *([query.similar_to] if query.similar_to else [])]
     if excluded:
         clauses.append({"product_id": {"$nin": excluded}})
+    if query.product_ids:
+        clauses.append({"product_id": {"$in": list(query.product_ids)}})
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _any(clauses: list[dict[str, Any]]) -> dict[str, Any]:
+    return clauses[0] if len(clauses) == 1 else {"$or": clauses}
 
 
 def _exact_clause(text: str, key: str) -> dict[str, Any]:
@@ -104,12 +126,14 @@ def _exact_clause(text: str, key: str) -> dict[str, Any]:
 
 def _matching_variants(product: Product, query: SearchQuery) -> list[Variant]:
     size = normalise(query.size) if query.size else None
-    colour = normalise(query.colour) if query.colour else None
+    colours = set(query.wanted_colours)
+    unwanted = query.unwanted_colours
     return [
         v
         for v in product.variants
         if (size is None or (v.size and normalise(v.size) == size))
-        and (colour is None or (v.colour and normalise(v.colour) == colour))
+        and (not colours or (v.colour and normalise(v.colour) in colours))
+        and not (v.colour and normalise(v.colour) in unwanted)
         and (not query.in_stock or v.stock > 0)
     ]
 
@@ -123,9 +147,12 @@ def _reasons(query: SearchQuery, first: str) -> list[str]:
     for label, value in (("category", query.category), ("brand", query.brand)):
         if value:
             why.append(f"{label} {value}")
+    colours = " or ".join(query.wanted_colours)
     variant = " ".join(
-        part for part in (f"size {query.size}" if query.size else "", query.colour or "") if part
+        part for part in (f"size {query.size}" if query.size else "", colours) if part
     )
+    if query.not_colours:
+        why.append(f"not {', '.join(query.not_colours)}")
     if variant or query.in_stock:
         why.append(f"{variant or 'a variant'}{' in stock' if query.in_stock else ''}")
     return why
@@ -193,9 +220,10 @@ def search_products(store: CatalogStore, query: SearchQuery) -> list[ProductHit]
         vector = np.asarray(store.embeddings.embed_query([text])[0], dtype=np.float32)
         why = "meaning"
     else:
-        listed = store.collection.get(where=where, include=["metadatas"], limit=wanted)
+        listed = store.collection.get(where=where, include=["metadatas"], limit=wanted + 50)
         for row in listed["metadatas"] or []:
-            hits.append(_hit(product_from_metadata(dict(row)), query, "filters", None))
+            if _passes(dict(row), query) and len(hits) < query.limit:
+                hits.append(_hit(product_from_metadata(dict(row)), query, "filters", None))
         return hits
     nearest = _nearest(store, vector, query, where, wanted, seen)
     # An exact name goes first, whatever its distance.
@@ -224,7 +252,7 @@ def _nearest(
     is Chroma's filtered search asked. Either way every result passes every filter.
     """
     collection = store.collection
-    if where is None:
+    if where is None and not query.not_colours:
         found = collection.query(
             query_embeddings=[vector],
             n_results=wanted + len(seen),
@@ -269,7 +297,7 @@ def _nearest(
     )
     pairs = zip((exact["metadatas"] or [[]])[0], (exact["distances"] or [[]])[0], strict=True)
     ranked = [(dict(m), round(1.0 - float(d), 3)) for m, d in pairs]
-    return [(m, s) for m, s in ranked if m["product_id"] not in seen][:wanted]
+    return [(m, s) for m, s in ranked if m["product_id"] not in seen and _passes(m, query)][:wanted]
 
 
 def _passes(metadata: dict[str, Any], query: SearchQuery) -> bool:
@@ -288,16 +316,26 @@ def _passes(metadata: dict[str, Any], query: SearchQuery) -> bool:
     if query.in_stock and not metadata["in_stock"]:
         return False
     size = normalise(query.size) if query.size else None
-    colour = normalise(query.colour) if query.colour else None
-    if query.in_stock and size and colour:
-        if f"{size}|{colour}" not in metadata["stock_combos"]:
+    colours = query.wanted_colours
+    if query.in_stock and size and colours:
+        if not any(f"{size}|{c}" in metadata["stock_combos"] for c in colours):
             return False
     else:
         if size and size not in metadata["stock_sizes" if query.in_stock else "sizes"]:
             return False
-        if colour and colour not in metadata["stock_colours" if query.in_stock else "colours"]:
+        stocked = metadata["stock_colours" if query.in_stock else "colours"]
+        if colours and not any(c in stocked for c in colours):
+            return False
+    unwanted = query.unwanted_colours
+    if unwanted:
+        present = {
+            c for c in metadata["stock_colours" if query.in_stock else "colours"] if c != "-"
+        }
+        if present and present <= unwanted:
             return False
     excluded = {*query.exclude_ids, *([query.similar_to] if query.similar_to else [])}
+    if query.product_ids and metadata["product_id"] not in query.product_ids:
+        return False
     return metadata["product_id"] not in excluded
 
 

@@ -22,10 +22,11 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Documents, EmbeddingFunction
 from chromadb.config import Settings as ChromaSettings
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from profile_store import clock
 from tools.catalog.embeddings import MiniLmEmbeddingFunction
+from tools.catalog.instructions import ProductFlag, instruction_flags
 from tools.catalog.schema import Product, normalise
 
 COLLECTION = "products"
@@ -37,6 +38,11 @@ class UpsertSummary(BaseModel):
     updated: int = 0
     reembedded: int = 0
     unchanged: int = 0
+    flagged: list[ProductFlag] = Field(
+        default_factory=list,
+        description="Products whose text reads like an instruction to the assistant (stored "
+        "all the same; the agent treats it as data): check them",
+    )
 
 
 def connect(data_dir: Path, chroma_url: str | None) -> ClientAPI:
@@ -137,6 +143,8 @@ class CatalogStore:
         meta_only: list[tuple[str, dict[str, Any]]] = []
         added_at = clock.now().timestamp()
         for product in latest.values():
+            if (flag := instruction_flags(product)) is not None:
+                summary.flagged.append(flag)
             metadata = product_metadata(product)
             old = existing.get(product.id)
             # When the shop first listed it, for "new arrivals"; kept across updates.
