@@ -87,7 +87,11 @@ def build_graph(
 
     async def load_context(state: AgentState) -> dict[str, Any]:
         now = clock.now()
-        names = sorted(rules().agent.tools.enabled() & by_name.keys())
+        current = rules()
+        names = sorted(current.agent.tools.enabled() & by_name.keys())
+        members = await _audiences(state, current, now)
+        names = [n for n in names if _tool_audience(current, n) in members | {None}]
+        outside = current.agent.audience is not None and current.agent.audience not in members
         if state.get("aside"):  # while a discount waits for approval, no second one
             names = [n for n in names if n != "offer_discount"]
         context = f"channel {state['channel']}; current time {now:%Y-%m-%d %H:%M} UTC ({now:%A})."
@@ -101,6 +105,7 @@ def build_graph(
         removals, summary = thread_memory.prune(messages, state.get("summary", ""))
         update: dict[str, Any] = {
             "enabled_tools": names,
+            "outside_audience": outside,
             "shopper_context": context,
             "memory": remembered.model_dump(mode="json"),
             "facts": facts.model_dump(mode="json") if facts else None,
@@ -109,6 +114,32 @@ def build_graph(
         if removals:
             update["messages"] = removals
         return update
+
+    async def _audiences(state: AgentState, current: Guardrails, now: Any) -> frozenset[str]:
+        """Which audiences the shopper is in, read only when the agent or a tool names one."""
+        named = {current.agent.audience} | {
+            _tool_audience(current, n) for n in current.agent.tools.enabled()
+        }
+        wanted = {n: current.audiences[n].rule for n in named if n is not None}
+        if not wanted or shoppers is None:
+            return frozenset()
+        return await shoppers.audiences(state["customer_id"], wanted, now)
+
+    async def for_a_person(state: AgentState) -> dict[str, Any]:
+        """Outside ``agent.audience``: a colleague answers; the shopper is told so once."""
+        current = rules()
+        if shoppers is not None:
+            await shoppers.hand_to_person(
+                state["customer_id"],
+                state["channel"],
+                state["conversation_id"],
+                f"outside the agent's audience {current.agent.audience!r}",
+                clock.now(),
+            )
+        return {"messages": [AIMessage(content=current.agent.outside_audience_reply)]}
+
+    def after_context(state: AgentState) -> str:
+        return "for_a_person" if state.get("outside_audience") else "model"
 
     async def _facts(state: AgentState, text: str, now: Any) -> ShopperFacts | None:
         if shoppers is None:
@@ -254,12 +285,19 @@ def build_graph(
     graph.add_node("guard", guard)
     graph.add_node("remember", remember)
     graph.add_edge(START, "load_context")
-    graph.add_edge("load_context", "model")
+    graph.add_node("for_a_person", for_a_person)
+    graph.add_conditional_edges("load_context", after_context, ["model", "for_a_person"])
+    graph.add_edge("for_a_person", "remember")
     graph.add_conditional_edges("model", after_model, ["tools", "guard"])
     graph.add_edge("tools", "model")
     graph.add_edge("guard", "remember")
     graph.add_edge("remember", END)
     return graph.compile(checkpointer=checkpointer)
+
+
+def _tool_audience(rules: Guardrails, name: str) -> str | None:
+    audience: str | None = getattr(rules.agent.tools, name).audience
+    return audience
 
 
 def _reply_text(message: AIMessage) -> tuple[str, str | None]:

@@ -1,17 +1,24 @@
-"""What the graph reads about the shopper at the start of a turn, and the one fact it writes back
-(the language they write in). Behind a small protocol so the graph runs without a database in
-unit tests."""
+"""What the graph reads about the shopper at the start of a turn (profile summary, which of the
+marketer's audiences they are in), what it writes back (the language they write in) and the one
+thing it does on its own (hand a shopper outside the agent's audience to a person). Behind a
+small protocol so the graph runs without a database in unit tests."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
-from profile_store.database import transaction
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from policy.audiences import audiences_of
+from policy.context_loader import load_context
+from profile_store.database import run_transaction
 from profile_store.ingest import ValidatedEvent, ingest_events
 from profile_store.models import Channel
 from profile_store.schemas import CustomerRef, EventIn, IdentifyProps
+from tools.agent_tools.handoff import HandoffRequest, handoff_to_human
 from tools.agent_tools.profile import ShopperFacts, shopper_facts
 from tools.agent_tools.shopper import Shopper, ToolServices
 
@@ -20,6 +27,14 @@ class ShopperContext(Protocol):
     async def facts(self, customer_id: str, channel: str) -> ShopperFacts | None: ...
 
     async def store_locale(self, customer_id: str, locale: str, now: datetime) -> None: ...
+
+    async def audiences(
+        self, customer_id: str, rules: Mapping[str, str], now: datetime
+    ) -> frozenset[str]: ...
+
+    async def hand_to_person(
+        self, customer_id: str, channel: str, conversation_id: str, reason: str, now: datetime
+    ) -> None: ...
 
 
 class ProfileContext:
@@ -44,5 +59,25 @@ class ProfileContext:
             occurred_at=now,
         )
         item = ValidatedEvent(0, event, IdentifyProps(locale=locale))
-        async with transaction(self.services.writers) as session:
+
+        async def store(session: AsyncSession) -> None:
             await ingest_events(session, [item], now=now)
+
+        await run_transaction(self.services.writers, store, name="agent.store_locale")
+
+    async def audiences(
+        self, customer_id: str, rules: Mapping[str, str], now: datetime
+    ) -> frozenset[str]:
+        """Evaluated on the same context the decision engine reads, so a program and the agent
+        agree on who is in an audience."""
+        async with self.services.readers() as session:
+            context = await load_context(session, customer_id, at=now)
+        return audiences_of(rules, context, now)
+
+    async def hand_to_person(
+        self, customer_id: str, channel: str, conversation_id: str, reason: str, now: datetime
+    ) -> None:
+        shopper = Shopper(
+            customer_id=customer_id, channel=Channel(channel), conversation_id=conversation_id
+        )
+        await handoff_to_human(self.services, shopper, HandoffRequest(reason=reason), now)

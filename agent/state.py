@@ -24,6 +24,8 @@ class AgentState(TypedDict):
     turn_id: NotRequired[str]
     # Set by the load-context step at the start of every turn, from the current guardrails.
     enabled_tools: NotRequired[list[str]]
+    # The shopper is outside ``agent.audience``: a person answers, not the agent.
+    outside_audience: NotRequired[bool]
     shopper_context: NotRequired[str]
     # The shopper's profile summary (``ShopperFacts`` as JSON), read at the start of every turn.
     facts: NotRequired[dict[str, Any] | None]

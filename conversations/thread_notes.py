@@ -1,9 +1,9 @@
-"""What the conversation's thread must also know: automated messages and people's replies.
+"""What the conversation's thread must also know: the automated messages sent into it.
 
-Both are outbound messages of the conversation (written by the scheduler when a send goes out,
-and by the inbox when a person replies); the bot's own answers are already in its thread. A
-shopper's reply within the attribution window of an automated message is that message's
-response (its decision becomes ``replied``).
+They are outbound messages of the conversation written by the scheduler when a send goes out;
+the bot's own answers are already in its thread, and a person's replies reach it with the
+hand-back (``app.agent_handler``). A shopper's reply within the attribution window of an
+automated message is that message's response (its decision becomes ``replied``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from conversations.handler import ThreadNote
@@ -21,7 +21,6 @@ from conversations.inbox import MESSAGES
 NOTES_LOOKBACK = timedelta(days=14)
 MAX_NOTES = 5
 AUTOMATED_PREFIX = "send:"
-HUMAN_PREFIX = "human:"
 
 
 async def load_notes(
@@ -32,10 +31,7 @@ async def load_notes(
         .where(
             MESSAGES.c.conversation_id == conversation_id,
             MESSAGES.c.direction == "out",
-            or_(
-                MESSAGES.c.idempotency_key.startswith(AUTOMATED_PREFIX),
-                MESSAGES.c.idempotency_key.startswith(HUMAN_PREFIX),
-            ),
+            MESSAGES.c.idempotency_key.startswith(AUTOMATED_PREFIX),
             MESSAGES.c.status.not_in(["queued", "failed"]),
             MESSAGES.c.created_at > now - NOTES_LOOKBACK,
         )
@@ -45,7 +41,7 @@ async def load_notes(
     notes = []
     for row in rows:
         payload: dict[str, Any] = row.payload or {}
-        origin = payload.get("origin") or {"kind": "human", "author": payload.get("author")}
+        origin = payload.get("origin") or {"kind": "automated"}
         notes.append(
             ThreadNote(id=row.id, text=row.text or "", origin=origin, created_at=row.created_at)
         )

@@ -208,6 +208,12 @@ def parse_rule(rule: str) -> Node:
     return node
 
 
+def audiences_of(rules: Mapping[str, str], ctx: CustomerContext, now: datetime) -> frozenset[str]:
+    """The names of the audiences (name -> rule) this customer is in now."""
+    facts = audience_facts(ctx, now)
+    return frozenset(name for name, rule in rules.items() if matches(parse_rule(rule), facts))
+
+
 def check_rule(rule: str) -> str:
     """``rule`` if it parses, else AudienceRuleError (for validating the guardrails)."""
     parse_rule(rule)

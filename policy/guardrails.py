@@ -388,7 +388,13 @@ class AgentConfig(_Strict):
     tools: AgentTools = AgentTools()
     audience: str | None = Field(
         default=None,
-        description="Only shoppers in this audience get the agent; others get the holding reply",
+        description="Only shoppers in this audience get the agent; others get "
+        "outside_audience_reply and a colleague",
+    )
+    outside_audience_reply: str = Field(
+        default="Thanks for your message! A colleague will reply here soon.",
+        max_length=500,
+        description="Said to a shopper outside agent.audience, whose conversation goes to a person",
     )
     instructions: str = Field(default=DEFAULT_INSTRUCTIONS, max_length=4000)
     brand_voice: str = Field(
