@@ -16,7 +16,6 @@ was allowed then is judged by the same rules now, only against the present.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -42,6 +41,7 @@ from profile_store.leases import Heartbeat
 from profile_store.models import Channel, ConsentPurpose, Decision, Identity, ScheduledSend
 from profile_store.trait_store import load_traits, save_traits
 from profile_store.traits import TraitState, record_engagement
+from scheduler.automated_codes import automated_code, store_automated_codes
 from scheduler.conversation_log import SentMessage, record_in_conversations
 from scheduler.dispatch import Dispatcher, DispatchResult, OutboundSend
 from scheduler.links import LinkRequest, TrackedLinks
@@ -199,6 +199,8 @@ async def process_sends(
             ready.append((row, prepared, reasons))
         if links is not None:
             await _track_links(conn, links, ready, now)
+        coded = [(row, out, stored_action(row).discount_percent or 0.0) for row, out, _ in ready]
+        await store_automated_codes(conn, coded, rules, now)
         # Blocked sends are settled now (the rows are locked: still ours); the ones going out
         # stay 'sending', leased, meanwhile.
         await outcomes.write(session)
@@ -404,11 +406,6 @@ async def _generated_copy(
             outbound.text = brand_prefix + text if outbound.text.startswith(brand_prefix) else text
 
     await asyncio.gather(*(write(row, outbound) for row, outbound in wanted))
-
-
-def automated_code(send_id: str) -> str:
-    """The discount code of an automated message: the same for every try of the send."""
-    return "CC-" + hashlib.sha256(f"send:{send_id}".encode()).hexdigest()[:8].upper()
 
 
 def stored_action(row: Any) -> Action:

@@ -194,3 +194,36 @@ async def test_an_emptied_cart_sends_nothing_and_says_why(shop: Shop) -> None:
     (shown,) = [r for r in decision.reasons if r["code"] == "nothing_to_show"]
     assert shown["detail"] == "the cart is empty"
     assert not any(r.get("channel") == "telegram" for r in decision.reasons)  # else allowed
+
+
+async def test_a_code_in_an_automated_message_is_one_the_shop_can_check(shop: Shop) -> None:
+    start = await a_shopper_with_a_coat_in_the_cart(shop, "sms")
+    rules = shop.container.guardrails
+    static = rules.decisioning.model_copy(update={"mode": "static"})  # 10% to everyone
+    shop.container.guardrails = rules.model_copy(update={"decisioning": static})
+    await run(shop, start + timedelta(days=1))
+    (message,) = shop.twilio.sent
+    body = message.get("Body") or ""
+    code = next(word for word in body.split() if word.startswith("CC-"))
+    checked = await shop.http.get(
+        f"/v1/discounts/{code}", params={"customer": "+12125550100"}, headers=AUTH
+    )
+    assert checked.status_code == 200, checked.text
+    answer = checked.json()
+    assert answer["valid"] is True and answer["percent"] == 10
+    assert answer["product_ids"] == ["coat"]
+    await post(
+        shop,
+        event(
+            "order",
+            "order_completed",
+            clock.now(),
+            order_id="o-1",
+            total=179.1,
+            currency="USD",
+            discount_code=code,
+            items=[{"product_id": "coat", "quantity": 1, "price": 179.1}],
+        ),
+    )
+    again = await shop.http.get(f"/v1/discounts/{code}", headers=AUTH)
+    assert again.json()["status"] == "redeemed"
