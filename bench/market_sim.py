@@ -768,8 +768,8 @@ def main(argv: list[str] | None = None) -> int:
     except MarketFileError as exc:
         print(f"market file error: {exc}", file=sys.stderr)
         return 2
-    customers = args.customers or (200 if args.quick else 1000)
-    days = args.days or (10 if args.quick else 28)
+    customers = args.customers or (150 if args.quick else 1000)
+    days = args.days or (8 if args.quick else 28)
     result = asyncio.run(simulate(market, customers=customers, days=days, seed=args.seed))
     print(table(result))
     args.out.parent.mkdir(parents=True, exist_ok=True)
