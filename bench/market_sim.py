@@ -747,7 +747,7 @@ def table(result: dict[str, Any]) -> str:
     ]
     for row in rows:
         a, b = policies["static_rules"][row], policies["chatcommerce"][row]
-        change = f"{(b - a) / a:+.0%}" if a else "-"
+        change = f"{(b - a) / a:+.0%}" if a > 0 else "-"
         lines.append(f"{row:26}{a:>14}{b:>14}{change:>10}")
     lo, hi = result["conversion_difference_95ci"]
     lines.append(f"conversion difference 95% CI: [{lo}, {hi}]")
