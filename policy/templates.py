@@ -95,8 +95,12 @@ def _compiled(text: str) -> Any:
     return ENV.from_string(text)
 
 
+@lru_cache(maxsize=1024)
 def check_template(text: str) -> str:
-    """``text`` if it is a template every send can render; ValueError saying why not."""
+    """``text`` if it is a template every send can render; ValueError saying why not.
+
+    Cached: a text that passed once always passes (only successes are kept), and the copy is
+    validated every time a variant is built, on every send."""
     try:
         parsed = ENV.parse(text)
     except TemplateSyntaxError as exc:
