@@ -360,7 +360,10 @@ async def _track_links(
     for _, outbound, _ in ready:
         for card in outbound.cards:
             if card.url:
-                card.url = next(short)
+                original, card.url = card.url, next(short)
+                # A WhatsApp template's link variable is the same link, tracked too.
+                if outbound.values.get("product_url") == original:
+                    outbound.values["product_url"] = card.url
 
 
 async def _generated_copy(

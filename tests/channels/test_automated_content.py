@@ -7,6 +7,7 @@ coat. Both databases.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
@@ -14,6 +15,7 @@ from urllib.parse import urlparse
 from sqlalchemy import select
 
 from channels.twilio.format import sms_segments
+from policy.guardrails import WhatsAppTemplate
 from policy.message_copy import Brand
 from profile_store import clock
 from profile_store.models import Decision
@@ -51,7 +53,9 @@ async def run(shop: Shop, until: datetime) -> None:
         at += timedelta(minutes=30)
 
 
-async def a_shopper_with_a_coat_in_the_cart(shop: Shop, channel: str) -> datetime:
+async def a_shopper_with_a_coat_in_the_cart(
+    shop: Shop, channel: str, *, wrote_today: bool = True
+) -> datetime:
     response = await shop.http.post(
         "/v1/catalog/products", json={"products": PRODUCTS}, headers=AUTH
     )
@@ -82,7 +86,7 @@ async def a_shopper_with_a_coat_in_the_cart(shop: Shop, channel: str) -> datetim
             status="granted",
         ),
     )
-    if channel == "whatsapp":  # Ann wrote on WhatsApp today: free text may go out
+    if channel == "whatsapp" and wrote_today:  # free text may go out
         await shop.twilio_form("whatsapp", sms("SMwa1", "hi", sender="whatsapp:+12125550100"))
         await shop.work()
         shop.twilio.requests.clear()
@@ -227,3 +231,23 @@ async def test_a_code_in_an_automated_message_is_one_the_shop_can_check(shop: Sh
     )
     again = await shop.http.get(f"/v1/discounts/{code}", headers=AUTH)
     assert again.json()["status"] == "redeemed"
+
+
+async def test_a_whatsapp_template_links_to_the_product_through_a_tracked_link(
+    shop: Shop,
+) -> None:
+    start = await a_shopper_with_a_coat_in_the_cart(shop, "whatsapp", wrote_today=False)
+    rules = shop.container.guardrails
+    template = WhatsAppTemplate(
+        content_sid="HX" + "c" * 32, variables=["first_name", "product_name", "product_url"]
+    )
+    cart = rules.programs["cart_abandoned"].model_copy(update={"whatsapp_template": template})
+    shop.container.guardrails = rules.model_copy(
+        update={"programs": {**rules.programs, "cart_abandoned": cart}}
+    )
+    await run(shop, start + timedelta(days=1))
+    (message,) = [m for m in shop.twilio.sent if m.get("ContentSid")]
+    variables = json.loads(message.get("ContentVariables") or "")
+    assert variables["1"] == "Ann" and variables["2"] == "Fjell Storm Coat"
+    assert await follow(shop, tracked(variables["3"])) == "https://shop.example/p/coat"
+    assert await decision_outcomes(shop, "cart_abandoned") == ["clicked"]
