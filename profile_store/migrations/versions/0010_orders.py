@@ -60,9 +60,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("event_id"),
     )
-    op.create_index(
-        "ix_order_history_order_occurred", "order_history", ["order_id", "occurred_at"]
-    )
+    op.create_index("ix_order_history_order_occurred", "order_history", ["order_id", "occurred_at"])
     op.create_table(
         "order_requests",
         sa.Column("id", _text(40), nullable=False),
@@ -83,9 +81,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["customer_id"], ["customers.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index(
-        "ix_order_requests_status_due", "order_requests", ["status", "next_attempt_at"]
-    )
+    op.create_index("ix_order_requests_status_due", "order_requests", ["status", "next_attempt_at"])
     op.create_index(
         "ix_order_requests_conversation", "order_requests", ["conversation_id", "created_at"]
     )
