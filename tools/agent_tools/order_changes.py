@@ -22,7 +22,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from policy.guardrails import OrderAction
 from profile_store.database import run_transaction
 from profile_store.models import Conversation, Message, OrderRequest, OrderState, keyed_id
-from tools.agent_tools.orders import NEEDS_VERIFICATION, is_verified, missing, own_order
+from tools.agent_tools.orders import (
+    NEEDS_VERIFICATION,
+    is_verified,
+    latest_order,
+    missing,
+    own_order,
+)
 from tools.agent_tools.shopper import Shopper, ToolServices
 
 REQUESTS = OrderRequest.__table__  # type: ignore[attr-defined]
@@ -35,9 +41,14 @@ ChangeStatus = Literal[
 
 class ChangeRequest(BaseModel):
     action: OrderAction
-    order_id: str = Field(min_length=1, max_length=200)
-    items: list[str] = Field(default_factory=list, max_length=50, description="item ids")
+    order_id: str | None = Field(
+        default=None, min_length=1, max_length=200, description="default: the latest order"
+    )
+    items: list[str] = Field(
+        default_factory=list, max_length=50, description="item or product ids, or names"
+    )
     new_items: list[str] = Field(default_factory=list, max_length=50, description="variants")
+    size: str | None = Field(default=None, max_length=32, description="the size to swap to")
     address: dict[str, str] | None = None
     reason: str = Field(default="", max_length=300)
 
@@ -60,8 +71,11 @@ def turn_of(shopper: Shopper) -> str | None:
     return shopper.effect_key.rsplit(":", 2)[0] if shopper.effect_key else None
 
 
-def _line_ids(line: dict[str, Any]) -> set[str]:
-    return {str(line[k]) for k in ("item_id", "variant_id", "product_id") if line.get(k)}
+def _names(line: dict[str, Any], wanted: str) -> bool:
+    ids = {str(line[k]) for k in ("item_id", "variant_id", "product_id") if line.get(k)}
+    name = str(line.get("name") or "").casefold()
+    word = wanted.strip().casefold().rstrip("s")
+    return wanted in ids or (len(word) >= 3 and word in name)
 
 
 def _lines(order: Any, items: list[str]) -> list[dict[str, Any]]:
@@ -69,7 +83,7 @@ def _lines(order: Any, items: list[str]) -> list[dict[str, Any]]:
     left = list(order.items)
     picked: list[dict[str, Any]] = []
     for wanted in items:
-        line = next((x for x in left if wanted in _line_ids(x)), None)
+        line = next((x for x in left if _names(x, wanted)), None)
         if line is None:
             raise Refused(f"order {order.id} has no item {wanted!r}")
         left.remove(line)
@@ -78,23 +92,37 @@ def _lines(order: Any, items: list[str]) -> list[dict[str, Any]]:
 
 
 async def _check_variants(
-    services: ToolServices, lines: list[dict[str, Any]], new_items: list[str]
+    services: ToolServices, lines: list[dict[str, Any]], new_items: list[str], size: str | None
 ) -> list[dict[str, Any]]:
+    if not new_items and size:
+        new_items = [f"size:{size}"] * len(lines)
     if len(new_items) != len(lines) or not lines:
         raise Refused("name one new variant for each item to change")
     if services.catalog is None:
         raise Refused("the catalog is not available to check the new variant")
     catalog = await services.catalog()
     swaps = []
-    for line, new in zip(lines, new_items, strict=True):
+    for line, wanted in zip(lines, new_items, strict=True):
         product = await catalog.get(str(line.get("product_id")))
-        variant = next((v for v in product.variants if v.sku == new), None) if product else None
+        variants = product.variants if product else []
+        if wanted.startswith("size:"):
+            old = next((v for v in variants if v.sku == line.get("variant_id")), None)
+            variant = next(
+                (
+                    v
+                    for v in variants
+                    if _same_size(v.size, wanted[5:]) and (old is None or v.colour == old.colour)
+                ),
+                None,
+            )
+        else:
+            variant = next((v for v in variants if v.sku == wanted), None)
+        new = variant.sku if variant is not None else wanted
         if variant is None and services.rules().orders.exchange_same_product:
             raise Refused(f"{new!r} is not a variant of the same product")
         if variant is not None and variant.stock <= 0:
             raise Refused(f"{new!r} is out of stock")
-        item = str(line.get("item_id") or line.get("variant_id") or line.get("product_id"))
-        swaps.append({"item": item, "new_item": new, "product_id": line.get("product_id")})
+        swaps.append({"item": _id_of(line), "new_item": new, "product_id": line.get("product_id")})
     return swaps
 
 
@@ -115,7 +143,8 @@ async def _policy(
             if not request.address:
                 raise Refused("say the new address")
             return {"address": request.address}
-        swaps = await _check_variants(services, _lines(order, request.items), request.new_items)
+        lines = _lines(order, request.items or _all(order))
+        swaps = await _check_variants(services, lines, request.new_items, request.size)
         return {"items": swaps}
     if order.status != OrderState.DELIVERED.value or order.delivered_at is None:
         raise Refused(f"order {order.id} is {order.status}: only delivered items go back")
@@ -123,10 +152,22 @@ async def _policy(
         raise Refused(
             f"order {order.id} was delivered more than {rules.return_window_days} days ago"
         )
-    lines = _lines(order, request.items or [str(i.get("item_id") or "") for i in order.items])
+    lines = _lines(order, request.items or _all(order))
     if action == "return":
-        return {"items": sorted(str(x.get("item_id") or x.get("product_id")) for x in lines)}
-    return {"items": await _check_variants(services, lines, request.new_items)}
+        return {"items": sorted(_id_of(x) for x in lines)}
+    return {"items": await _check_variants(services, lines, request.new_items, request.size)}
+
+
+def _id_of(line: dict[str, Any]) -> str:
+    return str(line.get("item_id") or line.get("variant_id") or line.get("product_id"))
+
+
+def _all(order: Any) -> list[str]:
+    return [_id_of(line) for line in order.items]
+
+
+def _same_size(a: str | None, b: str) -> bool:
+    return a is not None and a.strip().casefold() == b.strip().casefold()
 
 
 def describe(action: str, order_id: str, details: dict[str, Any]) -> str:
@@ -150,9 +191,18 @@ async def request_order_change(
         conn = await session.connection()
         if not await is_verified(conn, services, shopper):
             return ChangeAnswer(status="needs_verification", note=NEEDS_VERIFICATION)
-        order = await own_order(conn, shopper, request.order_id)
+        order = await (
+            own_order(conn, shopper, request.order_id)
+            if request.order_id
+            else latest_order(conn, shopper)
+        )
         if order is None:
-            return ChangeAnswer(status="refused", note=missing(request.order_id))
+            return ChangeAnswer(status="refused", note=missing(request.order_id or "latest"))
+        if (
+            request.action == "exchange"
+            and order.status in services.rules().orders.changeable_states
+        ):
+            request = request.model_copy(update={"action": "change_items"})
         try:
             details = await _policy(services, order, request, now)
         except Refused as exc:

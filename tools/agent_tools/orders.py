@@ -111,6 +111,17 @@ async def own_order(conn: AsyncConnection, shopper: Shopper, order_id: str) -> A
     ).first()
 
 
+async def latest_order(conn: AsyncConnection, shopper: Shopper) -> Any | None:
+    return (
+        await conn.execute(
+            select(ORDERS)
+            .where(ORDERS.c.customer_id == shopper.customer_id)
+            .order_by(ORDERS.c.placed_at.desc())
+            .limit(1)
+        )
+    ).first()
+
+
 def normal_order_id(order_id: str) -> str:
     return order_id.strip()
 
