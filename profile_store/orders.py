@@ -32,6 +32,7 @@ from profile_store.schemas import (
     OrderProps,
     OrderRef,
     OrderUpdateProps,
+    RefundProps,
     ReturnProps,
     ShipmentProps,
 )
@@ -96,7 +97,10 @@ async def apply_order_events(
     for event in events:
         event_id, event_type, customer_id = event.event_id, event.type, event.customer_id
         props, occurred_at, raw = event.props, event.occurred_at, event.properties
-        if not isinstance(props, OrderRef | OrderProps) or event_type not in ORDER_EVENTS:
+        if (
+            not isinstance(props, OrderRef | OrderProps | RefundProps)
+            or event_type not in ORDER_EVENTS
+        ):
             continue
         order_id = props.order_id
         row = (await conn.execute(select(ORDERS).where(ORDERS.c.id == order_id))).first()
