@@ -33,7 +33,7 @@ async def test_each_event_moves_the_order(client: httpx.AsyncClient, app: FastAP
         ),
     )
     assert (await order_row(app, "o-1")).address == {"address1": "2 Elm St"}  # type: ignore[attr-defined]
-    steps = [
+    steps: list[tuple[str, str, dict[str, object]]] = [
         ("order_fulfilled", "shipped", {"carrier": "UPS", "tracking_number": "1Z9"}),
         ("order_shipped", "shipped", {"tracking_url": "https://t.example/1Z9"}),
         ("order_delivered", "delivered", {}),
