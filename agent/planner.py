@@ -45,6 +45,8 @@ from profile_store import clock
 from tools.agent_tools.profile import ShopperFacts
 
 USUAL_SIZE = re.compile(r"\b(usual|normal|my) size\b", re.I)
+# With no question pending, "cancel it" is about the order just discussed, not "never mind".
+CANCEL_ORDER = re.compile(r"\bcancel\s+(it|that|my order|the order|order)\b", re.I)
 SHORT = 7  # words: a follow-up, not a new search
 PRODUCT_WORDS = re.compile(r"[a-z]{4,}", re.I)
 FOLLOW_UP_WORDS = frozenset(
@@ -87,6 +89,8 @@ def plan_turn(
         return ToolPlan("verify_identity", proof, {"kind": "verify"})
     if memory.pending is not None and intent in (Intent.AFFIRM, Intent.DENY, Intent.CANCEL):
         return _answer_pending(memory.pending, intent, tools)
+    if intent is Intent.CANCEL and CANCEL_ORDER.search(text) and "request_order_change" in tools:
+        intent, guess = Intent.CANCEL_ORDER, IntentGuess(Intent.CANCEL_ORDER, 1.0, "cue")
     if intent is Intent.CANCEL:
         return AnswerPlan(say.NEVER_MIND)
     if intent is Intent.DENY:
