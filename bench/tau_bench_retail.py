@@ -145,7 +145,7 @@ class Replay:
                 "event_id": f"{prefix}identify",
                 "type": "identify",
                 "customer": {**who, "email": f"{prefix}{user['email']}"},
-                "properties": dict(user["name"]),
+                "properties": {**user["name"], "zip": user["address"]["zip"]},
                 "occurred_at": stamp,
             }
         ]
@@ -380,6 +380,10 @@ async def run(tasks: Sequence[dict[str, Any]], data: dict[str, Any], url: str) -
             expressible += 1
             prefix = f"t{task['index']}-"
             shopper = await replay.import_user(prefix, task["user_id"])
+            if not any(n.startswith("find_user") for n in names):
+                # The task starts already identified: the shopper proves it by email first.
+                email = replay.data["users"][task["user_id"]]["email"]
+                await replay.act(prefix, shopper, "find_user_id_by_email", {"email": email})
             for action in task["actions"]:
                 await replay.act(prefix, shopper, action["name"], action["kwargs"])
             ours = {oid: await replay.state(prefix + oid) for oid in task["expected"]}

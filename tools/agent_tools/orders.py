@@ -178,7 +178,7 @@ async def verify_identity(
         ).all()
         person = (
             await conn.execute(
-                select(CUSTOMERS.c.first_name, CUSTOMERS.c.last_name).where(
+                select(CUSTOMERS.c.first_name, CUSTOMERS.c.last_name, CUSTOMERS.c.attributes).where(
                     CUSTOMERS.c.id == shopper.customer_id
                 )
             )
@@ -197,6 +197,8 @@ async def verify_identity(
         )
     emails |= {row.email for row in rows if row.email}
     zips = {str((row.address or {}).get("zip", "")).strip() for row in rows}
+    if person is not None and (home := (person.attributes or {}).get("zip")):
+        zips.add(str(home).strip())  # the profile's own zip (an identify event's ``zip``)
     method = None
     if request.email and any(_same(request.email, e) for e in emails):
         method = "email"
