@@ -90,7 +90,7 @@ class SearchFilters(BaseModel):
             return cls(text=str(args.get("text") or ""))
 
 
-PendingKind = Literal["handoff", "watch", "show"]
+PendingKind = Literal["handoff", "watch", "show", "order_change", "verify"]
 
 
 class Pending(BaseModel):

@@ -31,11 +31,13 @@ from agent.conversation import META_KEY, Memory, Pending, SearchFilters, ShownPr
 from agent.intents import Intent, IntentClassifier, IntentGuess
 from agent.planner_answers import answer
 from agent.planner_arguments import (
+    change_arguments,
     discount_arguments,
     follow_up_arguments,
     order_arguments,
     preference_arguments,
     search_arguments,
+    verify_arguments,
 )
 from agent.references import Reference, resolve
 from agent.routing import DESCRIPTIONS, ROUTES
@@ -43,6 +45,8 @@ from profile_store import clock
 from tools.agent_tools.profile import ShopperFacts
 
 USUAL_SIZE = re.compile(r"\b(usual|normal|my) size\b", re.I)
+# With no question pending, "cancel it" is about the order just discussed, not "never mind".
+CANCEL_ORDER = re.compile(r"\bcancel\s+(it|that|my order|the order|order)\b", re.I)
 SHORT = 7  # words: a follow-up, not a new search
 PRODUCT_WORDS = re.compile(r"[a-z]{4,}", re.I)
 FOLLOW_UP_WORDS = frozenset(
@@ -80,8 +84,13 @@ def plan_turn(
     when = now or clock.now()
     intent = guess.intent
     ref = resolve(text, memory)
+    proof = verify_arguments(text)
+    if proof is not None and "verify_identity" in tools:
+        return ToolPlan("verify_identity", proof, {"kind": "verify"})
     if memory.pending is not None and intent in (Intent.AFFIRM, Intent.DENY, Intent.CANCEL):
         return _answer_pending(memory.pending, intent, tools)
+    if intent is Intent.CANCEL and CANCEL_ORDER.search(text) and "request_order_change" in tools:
+        intent, guess = Intent.CANCEL_ORDER, IntentGuess(Intent.CANCEL_ORDER, 1.0, "cue")
     if intent is Intent.CANCEL:
         return AnswerPlan(say.NEVER_MIND)
     if intent is Intent.DENY:
@@ -142,6 +151,8 @@ def _route(
         if USUAL_SIZE.search(text) and facts and facts.preferences.get("size"):
             args["size"] = facts.preferences["size"]
         return ToolPlan(route.tool, args, {"kind": "search"})
+    if route.tool == "request_order_change":
+        return ToolPlan(route.tool, change_arguments(text, intent), {"kind": intent.value})
     if route.tool == "get_order_status":
         return ToolPlan(
             route.tool, order_arguments(text), {"kind": intent.value, "topic": route.topic}
@@ -164,7 +175,13 @@ def _route(
 
 def _answer_pending(pending: Pending, intent: Intent, tools: set[str]) -> Plan:
     if intent is not Intent.AFFIRM:
+        if pending.kind == "order_change" and "confirm_order_change" in tools:
+            return ToolPlan("confirm_order_change", {})  # the tool records the no
         return AnswerPlan(say.NEVER_MIND if intent is Intent.CANCEL else say.STAYING)
+    if pending.kind == "order_change":
+        if "confirm_order_change" not in tools:
+            return AnswerPlan(say.UNAVAILABLE)
+        return ToolPlan("confirm_order_change", {})
     if pending.kind == "handoff":
         if "handoff_to_human" not in tools:
             return AnswerPlan(say.UNAVAILABLE)

@@ -184,14 +184,36 @@ def _nothing(data: dict[str, Any], note: dict[str, Any]) -> Written:
     return Written("I couldn't find a match. Could you tell me a bit more about what you need?")
 
 
+VERIFY_FIRST = (
+    "Before I look at orders I need to confirm it's you: what's the email address on the "
+    "order, or your full name and the zip code it ships to?"
+)
+
+
+def _tracking(order: dict[str, Any]) -> str:
+    parts = []
+    for shipment in order.get("shipments", []):
+        bits = [shipment.get("carrier"), shipment.get("tracking_number")]
+        line = " ".join(str(b) for b in bits if b)
+        if shipment.get("tracking_url"):
+            line = f"{line} {shipment['tracking_url']}".strip()
+        if line:
+            parts.append(line)
+    return f" Tracking: {'; '.join(parts)}." if parts else ""
+
+
 def _orders(data: dict[str, Any], note: dict[str, Any], memory: Memory) -> Written:
+    if data.get("needs_verification"):
+        return Written(VERIFY_FIRST, pending=Pending(kind="verify"))
     orders = data.get("orders", [])
     topic = note.get("topic")
     if not orders:
         text = "I couldn't find that order on your account."
     else:
         text = "\n".join(
-            f"Order {o['order_id']} from {o['placed_at'][:10]} is {o['status']}." for o in orders
+            f"Order {o['order_id']} from {o['placed_at'][:10]} is "
+            f"{str(o['status']).replace('_', ' ')}.{_tracking(o)}"
+            for o in orders
         )
     if not topic:
         return Written(text)
@@ -270,7 +292,33 @@ def _handoff(data: dict[str, Any], note: dict[str, Any], memory: Memory) -> Writ
     return Written("I couldn't reach a colleague right now. Please try again in a moment.")
 
 
+def _change(data: dict[str, Any], note: dict[str, Any], memory: Memory) -> Written:
+    status = data.get("status")
+    if status == "needs_verification":
+        return Written(VERIFY_FIRST, pending=Pending(kind="verify"))
+    if status == "needs_confirmation":
+        return Written(str(data.get("note")), pending=Pending(kind="order_change"))
+    if status == "refused":
+        return Written(f"I can't do that: {data.get('note')}.")
+    if status == "declined":
+        return Written("OK, I've left the order as it is.")
+    return Written(f"Thanks, {data.get('note')}.")
+
+
+def _verified(data: dict[str, Any], note: dict[str, Any], memory: Memory) -> Written:
+    if data.get("verified"):
+        return Written("Thanks, that's confirmed. What would you like to do with your order?")
+    return Written(
+        "Sorry, that doesn't match an order of yours. Could you check the email on the order, "
+        "or your full name and zip code?",
+        pending=Pending(kind="verify"),
+    )
+
+
 WRITERS = {
+    "request_order_change": _change,
+    "confirm_order_change": _change,
+    "verify_identity": _verified,
     "get_order_status": _orders,
     "get_profile": _profile,
     "offer_discount": _offer,

@@ -13,6 +13,8 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
+from agent.intent_labels import Intent
+
 COLOURS = (
     "black",
     "white",
@@ -268,3 +270,52 @@ def _clock(hour: str, minute: str | None, meridiem: str | None) -> str:
     if meridiem and meridiem.lower() == "am" and h == 12:
         h = 0
     return f"{h:02d}:{int(minute or 0):02d}"
+
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+NAME_ZIP = re.compile(
+    r"\b([A-Z][a-z]+)\s+([A-Z][a-z]+)\b.*?\b(\d{5})(?:-\d{4})?\b"
+    r"|\b(\d{5})\b.*?\b([A-Z][a-z]+)\s+([A-Z][a-z]+)\b",
+    re.S,
+)
+NOT_NAMES = frozenset({"I", "My", "The", "Hi", "Hello", "Zip", "Name", "Yes", "Order"})
+RETURN_WHAT = re.compile(
+    r"\b(?:return|send back|refund)\s+(?:the |my |these |those )?([a-z ]{3,40})", re.I
+)
+SWAP_SIZE = re.compile(
+    r"\b(?:for|to|in|into)\s+(?:a |an |size )?(\d{1,2}(?:\.5)?|x{0,2}[sml]|xl|xxl)\b", re.I
+)
+NEW_ADDRESS = re.compile(r"\b(?:to|is|at)\s*:?\s*(\d+\s+[^\n]{4,200})", re.I)
+ACTION_OF = {
+    Intent.CANCEL_ORDER: "cancel",
+    Intent.RETURN_REFUND: "return",
+    Intent.ORDER_CHANGE: "exchange",
+    Intent.ADDRESS_CHANGE: "change_address",
+}
+
+
+def verify_arguments(text: str) -> dict[str, Any] | None:
+    """An email, or a full name with a zip code, in the shopper's words: proof of identity."""
+    if match := EMAIL.search(text):
+        return {"email": match.group(0)}
+    match = NAME_ZIP.search(text)
+    if match is None:
+        return None
+    first, last, code = match.group(1, 2, 3) if match.group(1) else match.group(5, 6, 4)
+    if first in NOT_NAMES or last in NOT_NAMES:
+        return None
+    return {"first_name": first, "last_name": last, "zip": code}
+
+
+def change_arguments(text: str, intent: Intent) -> dict[str, Any]:
+    """``request_order_change`` arguments for a cancel, return, exchange or address message."""
+    args: dict[str, Any] = {"action": ACTION_OF.get(intent, "exchange"), **order_arguments(text)}
+    if intent is Intent.RETURN_REFUND and (what := RETURN_WHAT.search(text)):
+        words = [w for w in what.group(1).split() if w.lower() not in {"it", "them", "order"}]
+        if words and not words[0].isdigit():
+            args["items"] = [words[0]]
+    if intent is Intent.ORDER_CHANGE and (swap := SWAP_SIZE.search(text)):
+        args["size"] = swap.group(1).upper() if swap.group(1).isalpha() else swap.group(1)
+    if intent is Intent.ADDRESS_CHANGE and (where := NEW_ADDRESS.search(text)):
+        args["address"] = {"address1": where.group(1).strip()}
+    return args

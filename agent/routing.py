@@ -1,8 +1,8 @@
 """Where each intent leads: one table, so pointing an intent at a new tool is one line.
 
-The order-support intents show the order today (``get_order_status``) and say honestly that a
-person does the rest, with an offer to bring one in; when the cancel, return, exchange and
-address tools exist, their rows name them instead. Intents with no tool at all (invoices,
+The order-support intents propose the change (``request_order_change``, which checks the
+shop's policy and waits for the shopper's yes; ``confirm_order_change`` then carries it out).
+Intents with no tool at all (invoices,
 payments, accounts, ...) get an honest answer and the offer of a person, never a search.
 """
 
@@ -27,10 +27,10 @@ ROUTES: dict[Intent, Route] = {
     Intent.SEARCH: Route("search_products"),
     Intent.REFINE: Route("search_products"),
     Intent.ORDER_STATUS: Route("get_order_status"),
-    Intent.CANCEL_ORDER: Route("get_order_status", topic="cancelling an order"),
-    Intent.RETURN_REFUND: Route("get_order_status", topic="returns and refunds"),
-    Intent.ORDER_CHANGE: Route("get_order_status", topic="exchanges and changes to an order"),
-    Intent.ADDRESS_CHANGE: Route("get_order_status", topic="changing a delivery address"),
+    Intent.CANCEL_ORDER: Route("request_order_change", topic="cancelling an order"),
+    Intent.RETURN_REFUND: Route("request_order_change", topic="returns and refunds"),
+    Intent.ORDER_CHANGE: Route("request_order_change", topic="exchanges and changes to an order"),
+    Intent.ADDRESS_CHANGE: Route("request_order_change", topic="changing a delivery address"),
     Intent.PROFILE: Route("get_profile"),
     Intent.DISCOUNT: Route("offer_discount"),
     Intent.FOLLOW_UP: Route("schedule_follow_up"),

@@ -38,7 +38,12 @@ from tools.agent_tools.follow_ups import FollowUpRequest
 from tools.agent_tools.follow_ups import schedule_follow_up as follow_up
 from tools.agent_tools.handoff import HandoffRequest
 from tools.agent_tools.handoff import handoff_to_human as handoff
+from tools.agent_tools.order_changes import ChangeRequest
+from tools.agent_tools.order_changes import confirm_order_change as confirm_change
+from tools.agent_tools.order_changes import request_order_change as propose_change
+from tools.agent_tools.orders import VerifyRequest
 from tools.agent_tools.orders import get_order_status as order_status
+from tools.agent_tools.orders import verify_identity as verify
 from tools.agent_tools.preferences import PreferencesUpdate
 from tools.agent_tools.preferences import update_preferences as save_preferences
 from tools.agent_tools.products import search_products as search
@@ -184,12 +189,89 @@ def build_tools(services: ToolServices) -> list[BaseTool]:
 
     @tool
     async def get_order_status(
-        customer_id: CustomerId, channel: ChannelName, order_id: str | None = None
+        customer_id: CustomerId,
+        channel: ChannelName,
+        conversation_id: ConversationId,
+        order_id: str | None = None,
     ) -> str:
-        """The shopper's own orders (or one of them by id) and their status."""
-        return (
-            await order_status(services, shopper(customer_id, channel), order_id)
-        ).model_dump_json()
+        """The shopper's own orders (or one of them by id): status, items and tracking."""
+        who = shopper(customer_id, channel, conversation_id)
+        return (await order_status(services, who, order_id)).model_dump_json()
+
+    @tool
+    async def verify_identity(
+        customer_id: CustomerId,
+        channel: ChannelName,
+        conversation_id: ConversationId,
+        email: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        zip: str | None = None,
+    ) -> str:
+        """Check who the shopper is before order details or changes: the email of one of
+        their orders, or first name, last name and the zip code an order ships to."""
+        try:
+            request = VerifyRequest(
+                email=email, first_name=first_name, last_name=last_name, zip=zip
+            )
+        except ValidationError as exc:
+            return invalid(exc)
+        who = shopper(customer_id, channel, conversation_id)
+        return (await verify(services, who, request, clock.now())).model_dump_json()
+
+    @tool
+    async def request_order_change(
+        customer_id: CustomerId,
+        channel: ChannelName,
+        conversation_id: ConversationId,
+        tool_call_id: ToolCallId,
+        state: State,
+        action: str,
+        order_id: str | None = None,
+        items: list[str] | None = None,
+        new_items: list[str] | None = None,
+        size: str | None = None,
+        address: dict[str, str] | None = None,
+        reason: str = "",
+    ) -> str:
+        """Propose a change to the shopper's order: ``action`` is ``cancel``, ``return``,
+        ``exchange`` (same product, another variant: ``new_items`` or ``size``),
+        ``change_address`` (``address``) or ``change_items``. Checks the shop's policy and
+        changes nothing: tell the shopper the result's ``note`` and wait for their yes."""
+        try:
+            request = ChangeRequest.model_validate(
+                {
+                    "action": action,
+                    "order_id": order_id,
+                    "items": items or [],
+                    "new_items": new_items or [],
+                    "size": size,
+                    "address": address,
+                    "reason": reason,
+                }
+            )
+        except ValidationError as exc:
+            return invalid(exc)
+        key = effect_key(state, tool_call_id, "request_order_change")
+        who = shopper(customer_id, channel, conversation_id, key)
+        return (await propose_change(services, who, request, clock.now())).model_dump_json()
+
+    @tool
+    async def confirm_order_change(
+        customer_id: CustomerId,
+        channel: ChannelName,
+        conversation_id: ConversationId,
+        tool_call_id: ToolCallId,
+        state: State,
+    ) -> str:
+        """Carry out the change proposed in an earlier message, after the shopper answered
+        it: their own yes (or no) in this message decides, whatever you pass."""
+        said = cue(last_shopper_text(state))
+        affirmed = said is not None and said.intent is Intent.AFFIRM
+        key = effect_key(state, tool_call_id, "confirm_order_change")
+        who = shopper(customer_id, channel, conversation_id, key)
+        answer = await confirm_change(services, who, affirmed=affirmed, now=clock.now())
+        return answer.model_dump_json()
 
     @tool
     async def get_profile(customer_id: CustomerId, channel: ChannelName) -> str:
@@ -352,6 +434,9 @@ def build_tools(services: ToolServices) -> list[BaseTool]:
     return [
         search_products,
         get_order_status,
+        verify_identity,
+        request_order_change,
+        confirm_order_change,
         get_profile,
         check_eligibility,
         offer_discount,

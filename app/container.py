@@ -41,6 +41,7 @@ from scheduler.dispatch import Dispatcher
 from scheduler.distributed import DistributedScheduler
 from scheduler.embedded import EmbeddedScheduler
 from scheduler.links import TrackedLinks
+from scheduler.shop_requests import ShopRequestWorker, ShopWebhook
 from tools.agent_tools.shopper import ToolServices
 from tools.catalog.store import Catalog
 
@@ -64,6 +65,7 @@ class Container:
     agent: AgentRuntime
     product_lookup: ProductLookup
     webchat: WebChat | None = None
+    shop_requests: ShopRequestWorker | None = None
     guardrails_version: int | None = None
     _catalog: Catalog | None = None
     _catalog_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -106,7 +108,13 @@ class Container:
             else None
         )
         channels = ChannelSet.from_settings(settings, webchat.adapter if webchat else None)
-        services = ToolServices(readers, lambda: container.catalog(), rules, sessions)
+        services = ToolServices(
+            readers,
+            lambda: container.catalog(),
+            rules,
+            sessions,
+            shop_requests=settings.shop_webhook_url is not None,
+        )
         agent = AgentRuntime(settings, services, rules)
         container = cls(
             settings=settings,
@@ -141,6 +149,7 @@ class Container:
             product_lookup=product_lookup,
             webchat=webchat,
         )
+        container.shop_requests = shop_request_worker(settings, sessions)
         if settings.openai_api_key is not None:  # programs with copy: generated may use it
             container.scheduler.copywriter = ModelCopyWriter(chat_model(settings), rules)
         return container
@@ -210,6 +219,8 @@ class Container:
         if background:
             self.scheduler.start()
             self.conversations.start()
+            if self.shop_requests is not None:
+                self.shop_requests.start()
             self._refresh = asyncio.create_task(self._refresh_loop(), name="guardrails-refresh")
 
     async def close(self) -> None:
@@ -218,6 +229,8 @@ class Container:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refresh
         await self.conversations.stop()
+        if self.shop_requests is not None:
+            await self.shop_requests.stop()
         await self.scheduler.stop()
         if self.webchat is not None:
             await self.webchat.stop()
@@ -225,6 +238,22 @@ class Container:
         await self.agent.close()
         await self.event_writer.stop()
         await self.engine.dispose()
+
+
+def shop_request_worker(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> ShopRequestWorker | None:
+    """Order requests go to the shop only when it has a webhook; else they wait for a person."""
+    if settings.shop_webhook_url is None:
+        return None
+    secret = settings.shop_webhook_secret.get_secret_value() if settings.shop_webhook_secret else ""
+    webhook = ShopWebhook(
+        settings.shop_webhook_url,
+        secret,
+        settings.shop_webhook_timeout_seconds,
+        tuple(settings.shop_webhook_retry_seconds),
+    )
+    return ShopRequestWorker(sessions, webhook)
 
 
 def pipeline_config(settings: Settings) -> PipelineConfig:

@@ -17,6 +17,7 @@ from app.routers import (
     admin,
     admin_config,
     admin_messages,
+    admin_orders,
     admin_reports,
     catalog,
     console,
@@ -80,6 +81,7 @@ def create_app(
     app.include_router(admin_config.router)
     app.include_router(admin_messages.router)
     app.include_router(admin_reports.router)
+    app.include_router(admin_orders.router)
     app.include_router(console.router)
     app.include_router(links.router)
     app.include_router(webchat.router)

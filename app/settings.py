@@ -97,6 +97,18 @@ class Settings(BaseSettings):
         default=4, ge=1, le=10, description="Longer SMS replies are trimmed (links are kept)"
     )
 
+    shop_webhook_url: str | None = Field(
+        default=None, description="Where order action requests go; unset: a person does them"
+    )
+    shop_webhook_secret: SecretStr | None = Field(
+        default=None, description="Signs each request: X-ChatCommerce-Signature, HMAC-SHA256"
+    )
+    shop_webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    shop_webhook_retry_seconds: list[float] = Field(
+        default_factory=lambda: [5.0, 30.0, 120.0, 600.0],
+        description="Waits between tries (JSON list); after the last, the request is dead",
+    )
+
     webchat_enabled: bool = Field(
         default=True, description="Serve web chat: the page at /, the widget and its API"
     )

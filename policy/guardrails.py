@@ -370,6 +370,9 @@ class AgentTools(_Strict):
     schedule_follow_up: FollowUpToolConfig = FollowUpToolConfig()
     update_preferences: ToolSwitch = ToolSwitch()
     handoff_to_human: ToolSwitch = ToolSwitch()
+    verify_identity: ToolSwitch = ToolSwitch()
+    request_order_change: ToolSwitch = ToolSwitch()
+    confirm_order_change: ToolSwitch = ToolSwitch()
 
     def enabled(self) -> frozenset[str]:
         return frozenset(name for name in type(self).model_fields if getattr(self, name).enabled)
@@ -468,6 +471,35 @@ class WebChatCopy(_Strict):
     )
 
 
+OrderAction = Literal["cancel", "return", "exchange", "change_address", "change_items"]
+
+
+class OrdersPolicy(_Strict):
+    """What the agent may do about an order after the sale (``orders:``). The tools check
+    these; a shopper cannot talk the model past them."""
+
+    return_window_days: int = Field(
+        default=30, ge=0, le=3650, description="days after delivery a return or exchange is open"
+    )
+    cancellable_states: list[str] = Field(
+        default_factory=lambda: ["placed"], description="order states a cancel is allowed in"
+    )
+    changeable_states: list[str] = Field(
+        default_factory=lambda: ["placed"],
+        description="states in which the address or items may change (before shipping)",
+    )
+    exchange_same_product: bool = Field(
+        default=True, description="an exchange is only for another variant of the same product"
+    )
+    approval_required: list[OrderAction] = Field(
+        default_factory=list, description="actions a person approves before the shop is asked"
+    )
+    verify_channels: list[Channel] = Field(
+        default_factory=lambda: [Channel.TELEGRAM, Channel.WEBCHAT],
+        description="channels whose shopper proves who they are before order details",
+    )
+
+
 class Guardrails(_Strict):
     version_note: str = ""
     triggers: TriggerWindows = TriggerWindows()
@@ -483,6 +515,7 @@ class Guardrails(_Strict):
     footers: MarketingFooters = MarketingFooters()
     audiences: dict[str, Audience] = Field(default_factory=dict)
     decisioning: Decisioning = Decisioning()
+    orders: OrdersPolicy = OrdersPolicy()
 
     @model_validator(mode="after")
     def _known_audiences(self) -> Guardrails:

@@ -20,6 +20,7 @@ from profile_store import clock
 from profile_store.consent import record_consent
 from profile_store.identity import IdentityResolver, UnknownCustomerError
 from profile_store.models import Customer, DiscountCode, Event
+from profile_store.orders import ORDER_EVENTS, OrderEvent, apply_order_events
 from profile_store.schemas import (
     PROPERTY_SCHEMAS,
     ConsentProps,
@@ -208,6 +209,22 @@ async def ingest_events(
     await save_traits(session, traits.values(), existing=set(stored_traits))
     await _apply_identifies(connection, identifies)
     await _redeem_codes(connection, fresh, customer_of)
+    await apply_order_events(
+        connection,
+        [
+            OrderEvent(
+                item.event.event_id,
+                item.event.type,
+                customer_id,
+                item.props,
+                item.event.occurred_at,
+                item.event.properties,
+            )
+            for item, customer_id in zip(fresh, customer_of, strict=True)
+            if item.event.type in ORDER_EVENTS
+        ],
+        now,
+    )
     if touched:
         await connection.execute(
             update(CUSTOMERS).where(CUSTOMERS.c.id.in_(sorted(touched))).values(updated_at=now)

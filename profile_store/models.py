@@ -503,3 +503,94 @@ class DiscountCode(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     redeemed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     order_id: str | None = Field(default=None, max_length=200)
+
+
+class OrderState(StrEnum):
+    """Where an order is, as the shop's lifecycle events last said."""
+
+    PLACED = "placed"  # not shipped yet: cancellable, address and items can change
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+    RETURN_REQUESTED = "return_requested"
+    RETURNED = "returned"
+    EXCHANGE_REQUESTED = "exchange_requested"
+
+
+class Order(SQLModel, table=True):
+    """One order's current state, folded from its lifecycle events (``order_history`` keeps
+    each of them)."""
+
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_customer_placed", "customer_id", "placed_at"),)
+
+    id: str = Field(primary_key=True, max_length=200, description="The shop's order id")
+    customer_id: str = Field(foreign_key="customers.id", max_length=40)
+    status: str = Field(default=OrderState.PLACED.value, max_length=32)
+    total: float | None = None
+    currency: str | None = Field(default=None, max_length=3)
+    items: list[dict[str, Any]] = Field(default_factory=list, sa_type=PortableJSON)
+    address: dict[str, Any] | None = Field(default=None, sa_type=PortableJSON)
+    email: str | None = Field(default=None, max_length=320)
+    shipments: list[dict[str, Any]] = Field(default_factory=list, sa_type=PortableJSON)
+    return_items: list[str] = Field(default_factory=list, sa_type=PortableJSON)
+    exchange_items: list[dict[str, Any]] = Field(default_factory=list, sa_type=PortableJSON)
+    placed_at: datetime = Field(sa_type=UTCDateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class OrderHistory(SQLModel, table=True):
+    """Each lifecycle event of an order, in the order it happened."""
+
+    __tablename__ = "order_history"
+    __table_args__ = (Index("ix_order_history_order_occurred", "order_id", "occurred_at"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=AutoIncrement)
+    order_id: str = Field(max_length=200)
+    event_id: str = Field(max_length=200, unique=True)
+    type: str = Field(max_length=64)
+    status: str = Field(max_length=32, description="the order's state after this event")
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class OrderRequest(SQLModel, table=True):
+    """An after-sale action the agent asks the shop for: proposed to the shopper, confirmed by
+    their yes, then sent to the shop (signed webhook, retried) or handed to a person, and
+    completed by the shop's event."""
+
+    __tablename__ = "order_requests"
+    __table_args__ = (
+        Index("ix_order_requests_status_due", "status", "next_attempt_at"),
+        Index("ix_order_requests_conversation", "conversation_id", "created_at"),
+        Index("ix_order_requests_order", "order_id", "status"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    order_id: str = Field(max_length=200)
+    customer_id: str = Field(foreign_key="customers.id", max_length=40)
+    conversation_id: str | None = Field(default=None, max_length=40)
+    channel: str = Field(max_length=16)
+    action: str = Field(max_length=32)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
+    status: str = Field(max_length=32)
+    proposed_in: str | None = Field(default=None, max_length=200, description="turn id")
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OrderVerification(SQLModel, table=True):
+    """A conversation whose shopper proved who they are (an order's email, or name and zip)."""
+
+    __tablename__ = "order_verifications"
+
+    conversation_id: str = Field(primary_key=True, max_length=40)
+    customer_id: str = Field(foreign_key="customers.id", max_length=40)
+    method: str = Field(max_length=16)
+    verified_at: datetime = Field(sa_type=UTCDateTime)

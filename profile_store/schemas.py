@@ -158,6 +158,46 @@ class RefundProps(_Props):
         return data
 
 
+class OrderRef(_Props):
+    """An order lifecycle event: the order it is about."""
+
+    order_id: str = Field(min_length=1, max_length=200)
+
+
+class ShipmentProps(OrderRef):
+    carrier: str | None = Field(default=None, max_length=100)
+    tracking_number: str | None = Field(default=None, max_length=200)
+    tracking_url: str | None = Field(default=None, max_length=2000)
+    items: list[str] = Field(
+        default_factory=list, max_length=500, description="product or variant ids shipped"
+    )
+
+
+class ReturnProps(OrderRef):
+    items: list[str] = Field(default_factory=list, max_length=500)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ExchangeLine(_Props):
+    item: str = Field(min_length=1, max_length=200, description="product or variant id")
+    new_item: str = Field(min_length=1, max_length=200, description="the variant wanted")
+
+
+class ExchangeProps(OrderRef):
+    items: list[ExchangeLine] = Field(min_length=1, max_length=500)
+
+
+class OrderUpdateProps(OrderRef):
+    address: dict[str, str] | None = None
+    items: list[OrderItem] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _something(self) -> OrderUpdateProps:
+        if self.address is None and self.items is None:
+            raise ValueError("an order_updated event carries address, items or both")
+        return self
+
+
 class ConsentProps(_Props):
     channel: Channel
     purpose: ConsentPurpose
@@ -198,6 +238,14 @@ PROPERTY_SCHEMAS: dict[str, type[_Props]] = {
     "checkout_started": _Props,
     "order_completed": OrderProps,
     "order_refunded": RefundProps,
+    "order_fulfilled": ShipmentProps,
+    "order_shipped": ShipmentProps,
+    "order_delivered": OrderRef,
+    "order_cancelled": OrderRef,
+    "return_requested": ReturnProps,
+    "return_received": ReturnProps,
+    "exchange_requested": ExchangeProps,
+    "order_updated": OrderUpdateProps,
     "consent_changed": ConsentProps,
     "message_sent": MessageProps,
     "message_opened": MessageProps,

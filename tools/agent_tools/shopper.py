@@ -32,6 +32,8 @@ class ToolServices:
     catalog: Callable[[], Awaitable[Catalog]] | None
     rules: Callable[[], Guardrails]
     sessions: async_sessionmaker[AsyncSession] | None = None
+    # A shop webhook is configured: confirmed order requests go to the shop, else to a person.
+    shop_requests: bool = False
 
     @property
     def writers(self) -> async_sessionmaker[AsyncSession]:
