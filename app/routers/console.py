@@ -19,6 +19,12 @@ from app.admin_tokens import Principal, authenticate
 from app.console.lift_chart import lift_chart
 from app.console.session import COOKIE, form_checked, signed_in
 from app.container import Container
+from app.order_requests import (
+    OrderRequestConflict,
+    OrderRequestMissing,
+    change_order_request,
+    list_order_requests,
+)
 from app.routers.admin import DecisionIn, change_owner, decide, reply_as_human
 from app.routers.admin_config import publish, restore_version
 from app.routers.admin_messages import PreviewRequest, PreviewResponse, render_preview
@@ -58,6 +64,8 @@ FLASH = {
     "takeover": "You have the conversation; the bot is silent.",
     "release": "Handed back to the bot.",
     "sent": "Sent.",
+    "completed": "Marked done: the shopper is getting the confirmation.",
+    "retried": "Queued for the shop again.",
 }
 
 
@@ -284,6 +292,46 @@ async def decide_approval(approval_id: str, request: Request) -> RedirectRespons
         _container(request), who, approval_id, DecisionIn(note=note), approved=choice == "approve"
     )
     return _back("/console/approvals", choice)
+
+
+# --- order requests -----------------------------------------------------------------------
+
+
+@router.get("/order-requests", response_class=HTMLResponse)
+async def order_requests_page(request: Request) -> HTMLResponse:
+    who, csrf = await signed_in(request)
+    container = _container(request)
+    waiting = [
+        *await list_order_requests(container, "dead", 100),
+        *await list_order_requests(container, "with_person", 100),
+    ]
+    recent = await list_order_requests(container, None, 30)
+    return _page(
+        request,
+        "order_requests.html",
+        who,
+        csrf,
+        "Order requests",
+        waiting=waiting,
+        recent=recent,
+        webhook=container.settings.shop_webhook_url is not None,
+    )
+
+
+@router.post("/order-requests/{request_id}")
+async def change_order_request_form(request_id: str, request: Request) -> RedirectResponse:
+    who, csrf = await signed_in(request)
+    form = await form_checked(request, csrf)
+    choice = form.get("action")
+    if choice not in ("complete", "retry"):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "action must be complete or retry")
+    try:
+        await change_order_request(_container(request), who, request_id, done=choice == "complete")
+    except OrderRequestMissing as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except OrderRequestConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return _back("/console/order-requests", "completed" if choice == "complete" else "retried")
 
 
 # --- conversations ------------------------------------------------------------------------

@@ -43,6 +43,7 @@ async def test_every_page_renders_for_a_signed_in_marketer(app: FastAPI) -> None
             "/console",
             "/console/guardrails",
             "/console/approvals",
+            "/console/order-requests",
             "/console/conversations",
             "/console/customers",
             "/console/customers?ref=%2B15550001111",
