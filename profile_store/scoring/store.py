@@ -24,18 +24,20 @@ from profile_store.traits import TraitState
 
 MODELS = ScoreModel.__table__  # type: ignore[attr-defined]
 SCORES = CustomerScore.__table__  # type: ignore[attr-defined]
-_cache: dict[int, ScoreModelParams] = {}
+_cache: dict[tuple[str, int], ScoreModelParams] = {}  # (database, fit id)
 
 
 async def live_params(conn: AsyncConnection) -> ScoreModelParams:
     newest = (await conn.execute(select(func.max(MODELS.c.id)))).scalar()
     if newest is None:
         return PRIOR_PARAMS
-    if newest not in _cache:
+    key = (str(conn.engine.url), newest)
+    if key not in _cache:
         row = (await conn.execute(select(MODELS.c.params).where(MODELS.c.id == newest))).one()
-        _cache.clear()
-        _cache[newest] = ScoreModelParams.model_validate(row.params)
-    return _cache[newest]
+        if len(_cache) > 16:
+            _cache.clear()
+        _cache[key] = ScoreModelParams.model_validate(row.params)
+    return _cache[key]
 
 
 def score_traits(
