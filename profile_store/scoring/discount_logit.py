@@ -10,6 +10,9 @@ modelled conversion with a discount minus without (a two-model-in-one uplift est
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel
@@ -24,10 +27,10 @@ class LogitParams(BaseModel):
     examples: int = 0
 
 
-def features(order_count: int, discounted_orders: int, recency_days: float | None) -> Array:
+def features(order_count: int, discounted_orders: int, recency_days: float | None) -> list[float]:
     share = (discounted_orders + 0.5) / (order_count + 1.0)  # smoothed: no orders says little
     recency = min(recency_days if recency_days is not None else 365.0, 365.0) / 365.0
-    return np.array([1.0, np.log1p(order_count), share, recency])
+    return [1.0, math.log1p(order_count), share, recency]
 
 
 def design(base: Array, discounted: Array) -> Array:
@@ -55,9 +58,10 @@ def fit(base: Array, discounted: Array, converted: Array, l2: float = 1.0) -> Lo
     return LogitParams(weights=[float(v) for v in result.x], examples=len(converted))
 
 
-def uplift(params: LogitParams, base: Array) -> float:
-    w = np.array(params.weights)
+def uplift(params: LogitParams, base: Sequence[float]) -> float:
+    """Modelled conversion with a discount minus without (plain floats: this runs per event)."""
+    w = params.weights
     half = len(w) // 2
-    without = float(base @ w[:half])
-    with_discount = without + float(base @ w[half:])
-    return float(_sigmoid(np.array(with_discount)) - _sigmoid(np.array(without)))
+    without = sum(f * v for f, v in zip(base, w[:half], strict=True))
+    with_discount = without + sum(f * v for f, v in zip(base, w[half:], strict=True))
+    return 1.0 / (1.0 + math.exp(-with_discount)) - 1.0 / (1.0 + math.exp(-without))

@@ -70,8 +70,8 @@ def test_ridge_logistic_recovers_weights_and_uplift() -> None:
     converted = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(float)
     fitted = discount_logit.fit(base, offered, converted, l2=0.1)
     assert np.max(np.abs(np.array(fitted.weights) - true)) < 0.35
-    keen = np.array([1.0, 1.0, 0.9, 0.2])
-    indifferent = np.array([1.0, 1.0, 0.0, 0.2])
+    keen = [1.0, 1.0, 0.9, 0.2]
+    indifferent = [1.0, 1.0, 0.0, 0.2]
     assert discount_logit.uplift(fitted, keen) > discount_logit.uplift(fitted, indifferent)
 
 
