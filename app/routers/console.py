@@ -44,6 +44,7 @@ from profile_store import clock
 from profile_store.identity import find_customer_id
 from profile_store.models import Channel
 from profile_store.refs import parse_customer_ref
+from profile_store.scoring.store import customer_scores
 from tools.agent_tools.approvals import list_approvals
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parents[1] / "console" / "templates")
@@ -343,6 +344,7 @@ async def customer_page(
     who, csrf = await signed_in(request)
     container = _container(request)
     decisions = None
+    scores = None
     problem = None
     if ref:
         try:
@@ -358,6 +360,7 @@ async def customer_page(
                     problem = f"No customer for {ref!r}."
                 else:
                     decisions = await list_decisions(session, customer_id, limit=200)
+                    scores = await customer_scores(session, customer_id)
     return _page(
         request,
         "customer.html",
@@ -366,6 +369,7 @@ async def customer_page(
         "Decisions",
         ref=ref,
         decisions=decisions,
+        scores=scores,
         problem=problem,
     )
 

@@ -14,12 +14,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from profile_store import clock
 from profile_store.models import CustomerScore, ScoreModel
 from profile_store.scoring.evaluate import score
 from profile_store.scoring.features import history
 from profile_store.scoring.params import PRIOR_PARAMS, ScoreModelParams
 from profile_store.scoring.views import SCORE_NAMES, ScoreView
+from profile_store.trait_store import load_traits
 from profile_store.traits import TraitState
 
 MODELS = ScoreModel.__table__  # type: ignore[attr-defined]
@@ -103,3 +106,12 @@ async def current_scores(
         for cid in missing:
             stored[cid] = score(history(traits[cid] or TraitState(customer_id=cid), now), params)
     return stored
+
+
+async def customer_scores(session: AsyncSession, customer_id: str) -> dict[str, ScoreView]:
+    """One customer's current scores (the console's customer page)."""
+    conn = await session.connection()
+    traits = await load_traits(session, [customer_id])
+    return (await current_scores(conn, {customer_id: traits.get(customer_id)}, clock.now()))[
+        customer_id
+    ]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,6 +21,8 @@ from profile_store import clock
 from profile_store.database import transaction
 from profile_store.models import CustomerScore
 from profile_store.scoring.train import train
+from tests.console.test_console_pages import client as console_client
+from tests.console.test_console_pages import signed_in
 from tests.profile_store.events import event, order
 
 DAY = 24 * 60.0
@@ -131,3 +134,16 @@ def test_scores_train_from_the_command_line(
     assert trained.exit_code == 0, trained.output
     assert "Prior kept for bgnbd: 0 buyers" in trained.output
     assert "Re-scored 0 customers." in trained.output
+
+
+async def test_the_console_customer_page_shows_the_scores(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    who = {"phone": "+15551240001"}
+    await client.post("/v1/events", json=order(who, -3 * DAY, "c-1", ("sku-1", 1, 30.0)))
+    async with console_client(app) as http:
+        await signed_in(app, http)
+        page = await http.get("/console/customers?ref=%2B15551240001")
+    assert page.status_code == 200
+    assert "Predictive scores" in page.text
+    assert "churn_risk_90d" in page.text and "bought once" in page.text
