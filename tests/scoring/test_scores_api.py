@@ -3,23 +3,27 @@ training, usable in an audience, and trained from the command line."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 from typer.testing import CliRunner
 
 from app.cli import cli
+from app.score_refit import refit_loop
 from policy.audiences import audience_facts, matches, parse_rule
 from policy.context_loader import load_context
 from profile_store import clock
 from profile_store.database import transaction
 from profile_store.models import CustomerScore
+from profile_store.scoring.store import MODELS
 from profile_store.scoring.train import train
 from tests.console.test_console_pages import client as console_client
 from tests.console.test_console_pages import signed_in
@@ -147,3 +151,22 @@ async def test_the_console_customer_page_shows_the_scores(
     assert page.status_code == 200
     assert "Predictive scores" in page.text
     assert "churn_risk_90d" in page.text and "bought once" in page.text
+
+
+async def test_the_workers_refit_on_their_schedule(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    task = asyncio.create_task(refit_loop(sessions, hours=0.5 / 3600))  # every half second
+    try:
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            async with sessions() as session:
+                conn = await session.connection()
+                fits = (await conn.execute(select(func.count()).select_from(MODELS))).scalar()
+            if fits:
+                break
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert fits == 1
