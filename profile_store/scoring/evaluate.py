@@ -53,12 +53,12 @@ def score(h: History, params: ScoreModelParams) -> dict[str, ScoreView]:
         cold = COLD if params.first_order_rate is None else ""
         seen = f"first seen {_ago(h.first_seen_days)}, no order yet"
         order_value = gamma_gamma.expected_order_value(money, 0, 0.0)
-        purchase = ScoreView(
+        purchase = ScoreView.model_construct(
             value=round(p7, 4),
             explanation=f"{seen}; new shoppers here order at {p7:.1%} a week{cold}",
             model_version=version,
         )
-        churn = ScoreView(
+        churn = ScoreView.model_construct(
             value=round(1 - p90, 4),
             explanation=f"{seen}: {1 - p90:.0%} chance of no first order in 90 days{cold}",
             model_version=version,
@@ -75,12 +75,12 @@ def score(h: History, params: ScoreModelParams) -> dict[str, ScoreView]:
         p90 = bgnbd.p_purchase_within(model, x, t_x, big_t, 90)
         span = max(round(big_t), 1)
         bought = f"bought {_times(h.orders)} in {span} days, last {_ago(h.last_order_days or 0.0)}"
-        purchase = ScoreView(
+        purchase = ScoreView.model_construct(
             value=round(p7, 4),
             explanation=f"{bought}; {alive:.0%} likely still an active customer{cold}",
             model_version=version,
         )
-        churn = ScoreView(
+        churn = ScoreView.model_construct(
             value=round(1 - p90, 4),
             explanation=(
                 f"{bought}: {1 - p90:.0%} chance of no order in the next 90 days "
@@ -98,7 +98,7 @@ def score(h: History, params: ScoreModelParams) -> dict[str, ScoreView]:
         expected = orders_90 * order_value
         value_words = f"about {orders_90:.1f} orders in 90 days at about {order_value:.2f} each"
     money_cold = COLD if params.gamma_gamma is None else ""
-    value = ScoreView(
+    value = ScoreView.model_construct(
         value=round(expected, 2),
         explanation=f"{value_words} {currency or ''}".rstrip() + money_cold,
         model_version=f"{version}+{value_version}"
@@ -119,14 +119,14 @@ def _discount(h: History, params: ScoreModelParams) -> ScoreView:
         smoothed = (h.discounted_orders + 0.5) / (h.orders + 1.0)
         if h.orders and not h.discounted_orders:
             smoothed = 0.0  # buys at full price anyway: a discount would be given away
-        return ScoreView(
+        return ScoreView.model_construct(
             value=round(PRIOR_MAX_DISCOUNT_UPLIFT * smoothed, 4),
             explanation=f"{share}{COLD}",
             model_version=PRIOR_VERSION,
         )
     lift = uplift(params.discount, features(h.orders, h.discounted_orders, h.last_order_days))
     words = "more likely" if lift >= 0 else "less likely"
-    return ScoreView(
+    return ScoreView.model_construct(
         value=round(lift, 4),
         explanation=(
             f"{share}; shoppers like this are {abs(lift):.1%} {words} to buy when offered a "

@@ -36,9 +36,10 @@ def _first_order_at(traits: TraitState) -> datetime | None:
     order, or the first time seen (close enough for a customer whose orders carry no items)."""
     if not traits.order_count:
         return None
-    firsts = [datetime.fromisoformat(e["first_at"]) for e in traits.purchased_products.values()]
+    # The traits write these as UTC ISO strings, so the earliest string is the earliest time.
+    firsts = [entry["first_at"] for entry in traits.purchased_products.values()]
     if firsts:
-        return min(firsts)
+        return datetime.fromisoformat(min(firsts))
     if traits.order_count == 1 and traits.last_order_at is not None:
         return traits.last_order_at
     return traits.first_seen_at or traits.last_order_at
