@@ -16,10 +16,12 @@ db_cli = typer.Typer(help="Database schema.")
 demo_cli = typer.Typer(help="Demo data for trying the bot out.")
 catalog_cli = typer.Typer(help="The product catalog.")
 tokens_cli = typer.Typer(help="Admin API and console tokens.")
+scores_cli = typer.Typer(help="Predictive scores per customer.")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(demo_cli, name="demo")
 cli.add_typer(catalog_cli, name="catalog")
 cli.add_typer(tokens_cli, name="tokens")
+cli.add_typer(scores_cli, name="scores")
 
 
 @cli.callback()
@@ -170,6 +172,26 @@ def tokens_create(
         return token
 
     typer.echo(asyncio.run(run()))
+
+
+@scores_cli.command("train")
+def scores_train() -> None:
+    """Refit the scoring models on the shop's history and re-score every customer."""
+    import asyncio
+
+    from app.score_refit import ScoresNotReady, refit_scores
+
+    settings = Settings()
+    try:
+        report = asyncio.run(refit_scores(settings))
+    except ScoresNotReady as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    fitted = ", ".join(f"{part} on {n}" for part, n in report.fitted.items()) or "nothing"
+    typer.echo(f"Scoring model {report.version}: fitted {fitted}.")
+    for why in report.priors:
+        typer.echo(f"Prior kept for {why}.")
+    typer.echo(f"Re-scored {report.rescored} customers.")
 
 
 @demo_cli.command("load")

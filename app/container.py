@@ -18,6 +18,7 @@ from app.catalog_setup import embedding_function
 from app.channel_set import ChannelSet
 from app.copywriter import ModelCopyWriter
 from app.product_lookup import CatalogProductLookup
+from app.score_refit import refit_loop
 from app.settings import Settings
 from app.webchat.service import WebChat, WebChatConfig
 from conversations.handler import ConversationHandler, HoldingReplyHandler
@@ -70,6 +71,7 @@ class Container:
     _catalog: Catalog | None = None
     _catalog_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _refresh: asyncio.Task[None] | None = None
+    _refit: asyncio.Task[None] | None = None
 
     @classmethod
     def build(
@@ -222,12 +224,17 @@ class Container:
             if self.shop_requests is not None:
                 self.shop_requests.start()
             self._refresh = asyncio.create_task(self._refresh_loop(), name="guardrails-refresh")
+            if self.settings.scores_refit_hours > 0:
+                self._refit = asyncio.create_task(
+                    refit_loop(self.sessions, self.settings.scores_refit_hours), name="scores-refit"
+                )
 
     async def close(self) -> None:
-        if self._refresh is not None:
-            self._refresh.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresh
+        for task in (self._refresh, self._refit):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.conversations.stop()
         if self.shop_requests is not None:
             await self.shop_requests.stop()

@@ -135,6 +135,13 @@ class Settings(BaseSettings):
         description="How long one event stream stays open; the browser then reconnects",
     )
 
+    scores_refit_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="How often the workers refit the scoring models and re-score everyone "
+        "(0: only by `chatcommerce scores train`)",
+    )
+
     default_phone_region: str = Field(
         default="US",
         description="Region assumed for phone numbers written without a country code.",

@@ -23,6 +23,7 @@ from policy.context import (
 from profile_store.addresses import reachable_channels
 from profile_store.consent import consent_histories, current_consents
 from profile_store.models import Channel, Conversation, Customer, Identity, ScheduledSend
+from profile_store.scoring.store import current_scores
 from profile_store.trait_store import load_traits
 from profile_store.traits import TraitState
 
@@ -100,6 +101,7 @@ async def load_contexts(
             if c.channel in Channel._value2member_map_
         ]
     traits = await load_traits(session, ids)
+    scores = await current_scores(conn, {cid: traits.get(cid) for cid in ids}, at)
 
     contexts = {}
     for customer_id in ids:
@@ -136,6 +138,7 @@ async def load_contexts(
             last_seen_at=state.last_seen_at if state else None,
             event_count=state.event_count if state else 0,
             refund_count=state.refund_count if state else 0,
+            scores={name: view.value for name, view in scores[customer_id].items()},
         )
     return contexts
 

@@ -30,6 +30,7 @@ from profile_store.schemas import (
     IngestResult,
     OrderProps,
 )
+from profile_store.scoring.store import live_params, save_scores, score_traits
 from profile_store.trait_store import load_traits, save_traits
 from profile_store.traits import TraitState, apply_event
 
@@ -207,6 +208,10 @@ async def ingest_events(
         elif isinstance(item.props, IdentifyProps):
             identifies.setdefault(customer_id, []).append((item.props, event.occurred_at))
     await save_traits(session, traits.values(), existing=set(stored_traits))
+    # Scores from the live fitted parameters, in closed form: current as the event is stored.
+    await save_scores(
+        connection, score_traits(traits.values(), await live_params(connection), now), now
+    )
     await _apply_identifies(connection, identifies)
     await _redeem_codes(connection, fresh, customer_of)
     await apply_order_events(

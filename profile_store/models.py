@@ -594,3 +594,31 @@ class OrderVerification(SQLModel, table=True):
     customer_id: str = Field(foreign_key="customers.id", max_length=40)
     method: str = Field(max_length=16)
     verified_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ScoreModel(SQLModel, table=True):
+    """One fit of the scoring models (profile_store/scoring): the newest row is live."""
+
+    __tablename__ = "score_models"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=AutoIncrement)
+    version: str = Field(max_length=64, unique=True)
+    customers: int = Field(default=0, description="customers the fit was made on")
+    params: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
+    fitted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CustomerScore(SQLModel, table=True):
+    """A customer's scores as of their last event (or the last refit), with the why."""
+
+    __tablename__ = "customer_scores"
+
+    customer_id: str = Field(foreign_key="customers.id", primary_key=True, max_length=40)
+    purchase_propensity_7d: float
+    churn_risk_90d: float
+    discount_sensitivity: float
+    expected_value_90d: float
+    details: dict[str, Any] = Field(
+        default_factory=dict, sa_type=PortableJSON, description="per score: explanation, version"
+    )
+    scored_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -19,6 +19,7 @@ from profile_store.schemas import (
     MergeView,
     ProfileView,
 )
+from profile_store.scoring.store import current_scores
 from profile_store.trait_store import TABLE as TRAITS
 from profile_store.traits import TraitState, traits_view
 
@@ -88,6 +89,7 @@ async def load_profile(
         )
     )
 
+    scores = (await current_scores(conn, {cid: traits}, clock.now()))[cid]
     return ProfileView(
         customer_id=cid,
         requested_ref=requested_ref,
@@ -116,4 +118,5 @@ async def load_profile(
             )
             for row in conflicts
         ],
+        scores=scores,
     )

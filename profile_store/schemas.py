@@ -20,6 +20,7 @@ from pydantic import (
 
 from profile_store.models import Channel, ConsentPurpose, ConsentStatus, IdentityKind
 from profile_store.normalize import normalize_identity
+from profile_store.scoring.views import ScoreView
 
 
 def _currency(value: str) -> str:
@@ -363,3 +364,8 @@ class ProfileView(BaseModel):
     recent_events: list[EventView]
     merged_from: list[MergeView]
     conflicts: list[ConflictView]
+    scores: dict[str, ScoreView] = Field(
+        default_factory=dict,
+        description="purchase_propensity_7d, churn_risk_90d, discount_sensitivity, "
+        "expected_value_90d: each {value, explanation, model_version}",
+    )

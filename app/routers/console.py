@@ -50,6 +50,7 @@ from profile_store import clock
 from profile_store.identity import find_customer_id
 from profile_store.models import Channel
 from profile_store.refs import parse_customer_ref
+from profile_store.scoring.store import customer_scores
 from tools.agent_tools.approvals import list_approvals
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parents[1] / "console" / "templates")
@@ -391,6 +392,7 @@ async def customer_page(
     who, csrf = await signed_in(request)
     container = _container(request)
     decisions = None
+    scores = None
     problem = None
     if ref:
         try:
@@ -406,6 +408,7 @@ async def customer_page(
                     problem = f"No customer for {ref!r}."
                 else:
                     decisions = await list_decisions(session, customer_id, limit=200)
+                    scores = await customer_scores(session, customer_id)
     return _page(
         request,
         "customer.html",
@@ -414,6 +417,7 @@ async def customer_page(
         "Decisions",
         ref=ref,
         decisions=decisions,
+        scores=scores,
         problem=problem,
     )
 
