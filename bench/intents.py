@@ -29,19 +29,11 @@ from agent.intent_labels import Intent
 from agent.intents import local_classifier
 from agent.planner import AnswerPlan, Plan, ToolPlan, plan_turn
 from agent.routing import ROUTES
+from policy.guardrails import AgentTools
 
 HELD_OUT = Path(__file__).with_name("data") / "intents_heldout.csv"
 RESULTS = Path(__file__).with_name("results") / "intents.json"
-TOOLS = {
-    "search_products",
-    "get_order_status",
-    "get_profile",
-    "check_eligibility",
-    "offer_discount",
-    "schedule_follow_up",
-    "update_preferences",
-    "handoff_to_human",
-}
+TOOLS = set(AgentTools.model_fields)  # every tool on, as in the demo guardrails
 ANSWERED = {Intent.GREETING, Intent.THANKS, Intent.HELP, Intent.AFFIRM, Intent.DENY}
 ANSWERED |= {Intent.CANCEL, Intent.OUT_OF_SCOPE}
 
