@@ -13,6 +13,7 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
+import httpx
 from langchain_core.language_models.chat_models import BaseChatModel
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
@@ -28,7 +29,10 @@ from policy.guardrails import Guardrails
 from tools.agent_tools.shopper import ToolServices
 
 
-def chat_model(settings: Settings) -> BaseChatModel:
+def chat_model(settings: Settings, http_client: httpx.AsyncClient | None = None) -> BaseChatModel:
+    """The configured model. With a key, it gets its own HTTP client (``http_client``, closed
+    by its owner): langchain-openai's default one is shared by every instance in the process,
+    and its pooled connections must not outlive the event loop that opened them."""
     if settings.openai_api_key is None:
         return OfflinePlanner(intents=local_classifier())
     from langchain_openai import ChatOpenAI
@@ -41,6 +45,7 @@ def chat_model(settings: Settings) -> BaseChatModel:
         streaming=settings.openai_streaming,
         timeout=settings.openai_timeout_seconds,
         max_retries=2,
+        http_async_client=http_client or httpx.AsyncClient(),
     )
 
 
@@ -89,7 +94,9 @@ class AgentRuntime:
         async with self._lock:
             if self._handler is None:
                 checkpointer = await open_checkpointer(self._settings, self._stack)
-                model = await asyncio.to_thread(chat_model, self._settings)
+                http_client = httpx.AsyncClient()
+                self._stack.push_async_callback(http_client.aclose)
+                model = await asyncio.to_thread(chat_model, self._settings, http_client)
                 graph = build_graph(
                     model,
                     build_tools(self._services),

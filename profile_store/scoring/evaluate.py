@@ -116,9 +116,12 @@ def score(h: History, params: ScoreModelParams) -> dict[str, ScoreView]:
 def _discount(h: History, params: ScoreModelParams) -> ScoreView:
     share = f"{h.discounted_orders} of {h.orders} orders on a discount"
     if params.discount is None:
-        smoothed = (h.discounted_orders + 0.5) / (h.orders + 1.0)
-        if h.orders and not h.discounted_orders:
-            smoothed = 0.0  # buys at full price anyway: a discount would be given away
+        # Before the model has data, only a shopper's own discounted orders suggest a discount
+        # helps: a full-price buyer would be given it away, and nothing is assumed about
+        # someone who has not ordered yet (so a first cart reminder carries no code).
+        smoothed = (h.discounted_orders + 0.5) / (h.orders + 1.0) if h.discounted_orders else 0.0
+        if not h.orders:
+            share = "no orders yet, so no sign a discount would help"
         return ScoreView.model_construct(
             value=round(PRIOR_MAX_DISCOUNT_UPLIFT * smoothed, 4),
             explanation=f"{share}{COLD}",

@@ -16,7 +16,7 @@ PRIOR_VERSION = "prior-v1"
 # Prospects (no order yet) buy a first time at a constant rate; before a fit, about 2% a week.
 PRIOR_FIRST_ORDER_RATE = 0.003  # per day
 # Before the logistic model has data: a discount lifts conversion by up to this much, scaled by
-# the customer's (smoothed) share of orders bought on a discount.
+# the customer's (smoothed) share of orders bought on a discount; 0 without a discounted order.
 PRIOR_MAX_DISCOUNT_UPLIFT = 0.10
 # Fewer customers or examples than these and a part is not fitted (the prior stays).
 MIN_BUYERS = 50
