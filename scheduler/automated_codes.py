@@ -15,11 +15,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from policy.guardrails import Guardrails
-from profile_store.database import insert_ignoring_conflict
-from profile_store.models import DiscountCode
+from profile_store.discount_codes import IssuedCode, store_codes
 from scheduler.dispatch import OutboundSend
-
-CODES = DiscountCode.__table__  # type: ignore[attr-defined]
 
 
 def automated_code(send_id: str) -> str:
@@ -35,21 +32,18 @@ async def store_automated_codes(
 ) -> None:
     """One row per code going out: (send row, what goes out, its percent), in one insert."""
     policy = rules.discounts
-    rows = [
-        {
-            "code": outbound.values["discount_code"],
-            "customer_id": row.customer_id,
-            "percent": percent,
-            "product_ids": list(outbound.product_ids),
-            "minimum_order": policy.minimum_order,
-            "status": "active",
-            "decision_id": row.decision_id,
-            "conversation_id": None,
-            "issued_at": now,
-            "expires_at": now + policy.code_validity,
-        }
+    codes = [
+        IssuedCode(
+            code=outbound.values["discount_code"],
+            customer_id=row.customer_id,
+            percent=percent,
+            product_ids=list(outbound.product_ids),
+            minimum_order=policy.minimum_order,
+            decision_id=row.decision_id,
+            issued_at=now,
+            expires_at=now + policy.code_validity,
+        )
         for row, outbound, percent in sends
         if outbound.values.get("discount_code")
     ]
-    if rows:
-        await conn.execute(insert_ignoring_conflict(conn, CODES, ["code"]), rows)
+    await store_codes(conn, codes)

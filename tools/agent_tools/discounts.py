@@ -27,6 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from policy.context_loader import load_context
 from policy.eligibility import Action, evaluate
 from profile_store.database import insert_ignoring_conflict, run_transaction
+from profile_store.discount_codes import IssuedCode, store_codes
 from profile_store.models import (
     Approval,
     ConsentPurpose,
@@ -194,24 +195,20 @@ async def _store_code(
 ) -> None:
     """The code's row, once (a retried turn that replays its grant finds it there)."""
     assert granted.code is not None and granted.expires_at is not None
-    code, expires_at = granted.code, granted.expires_at
+    issued = IssuedCode(
+        code=granted.code,
+        customer_id=shopper.customer_id,
+        percent=granted.percent,
+        product_ids=granted.product_ids,
+        minimum_order=granted.minimum_order,
+        decision_id=decision_id,
+        conversation_id=shopper.conversation_id,
+        issued_at=now,
+        expires_at=granted.expires_at,
+    )
 
     async def store(session: AsyncSession) -> None:
-        conn = await session.connection()
-        await conn.execute(
-            insert_ignoring_conflict(conn, CODES, ["code"]).values(
-                code=code,
-                customer_id=shopper.customer_id,
-                percent=granted.percent,
-                product_ids=granted.product_ids,
-                minimum_order=granted.minimum_order,
-                status="active",
-                decision_id=decision_id,
-                conversation_id=shopper.conversation_id,
-                issued_at=now,
-                expires_at=expires_at,
-            )
-        )
+        await store_codes(await session.connection(), [issued])
 
     await run_transaction(services.writers, store, name="tool.store_code")
 
