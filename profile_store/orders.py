@@ -93,72 +93,125 @@ async def apply_order_events(
     now: datetime,
 ) -> None:
     """Fold order events, in the order given (ingestion's order), into ``orders`` and
-    ``order_history``."""
-    for event in events:
-        event_id, event_type, customer_id = event.event_id, event.type, event.customer_id
-        props, occurred_at, raw = event.props, event.occurred_at, event.properties
-        if (
-            not isinstance(props, OrderRef | OrderProps | RefundProps)
-            or event_type not in ORDER_EVENTS
-        ):
-            continue
-        order_id = props.order_id
-        row = (await conn.execute(select(ORDERS).where(ORDERS.c.id == order_id))).first()
-        if row is not None and row.customer_id != customer_id:
-            continue
-        if isinstance(props, OrderProps):
-            values: dict[str, Any] = {
-                "status": OrderState.PLACED.value,
-                "total": props.total,
-                "currency": props.currency,
-                "items": [_item(i.model_dump()) for i in props.items],
-                "address": raw.get("address") if isinstance(raw.get("address"), dict) else None,
-                "email": str(raw["email"]).strip().lower() if raw.get("email") else None,
-                "placed_at": occurred_at,
-                "updated_at": now,
-            }
-            if row is None:
-                await conn.execute(
-                    insert_ignoring_conflict(conn, ORDERS, ["id"]).values(
-                        id=order_id,
-                        customer_id=customer_id,
-                        shipments=[],
-                        return_items=[],
-                        exchange_items=[],
-                        **values,
-                    )
-                )
-            else:
-                values.pop("status")
-                await conn.execute(update(ORDERS).where(ORDERS.c.id == order_id).values(values))
-            status = values.get("status", row.status if row else OrderState.PLACED.value)
-        else:
-            if row is None:
-                continue  # an order we never saw placed: kept as an event, no state to fold
-            changes = _changes(event_type, props, row, occurred_at)
-            changes["updated_at"] = now
-            await conn.execute(update(ORDERS).where(ORDERS.c.id == order_id).values(changes))
-            status = changes.get("status", row.status)
-        await conn.execute(
-            insert_ignoring_conflict(conn, HISTORY, ["event_id"]).values(
-                order_id=order_id,
-                event_id=event_id,
-                type=event_type,
-                status=status,
-                details=raw,
-                occurred_at=occurred_at,
-            )
+    ``order_history``.
+
+    The batch's orders and open requests are read in one query each and folded in memory, then
+    written once per order: ingestion holds the database's single writer while this runs, so
+    per-event round trips would cost every event in the batch."""
+    folded = [event for event in events if _is_order_event(event)]
+    if not folded:
+        return
+    order_ids = sorted({event.props.order_id for event in folded})
+    known = {
+        row.id: dict(row._mapping)
+        for row in await conn.execute(select(ORDERS).where(ORDERS.c.id.in_(order_ids)))
+    }
+    open_requests: dict[str, list[Any]] = {}
+    for request in await conn.execute(
+        select(REQUESTS).where(
+            REQUESTS.c.order_id.in_(order_ids), REQUESTS.c.status.in_(OPEN_REQUEST_STATES)
         )
-        await _complete_requests(conn, order_id, customer_id, event_type, now)
+    ):
+        open_requests.setdefault(request.order_id, []).append(request)
+    created: dict[str, dict[str, Any]] = {}
+    changed: dict[str, dict[str, Any]] = {}
+    history: list[dict[str, Any]] = []
+    answered: list[Any] = []
+    for event in folded:
+        order_id = event.props.order_id
+        order = known.get(order_id)
+        if order is not None and order["customer_id"] != event.customer_id:
+            continue
+        if isinstance(event.props, OrderProps):
+            values = _placed(event, now)
+            if order is None:
+                order = {
+                    "id": order_id,
+                    "customer_id": event.customer_id,
+                    "shipments": [],
+                    "return_items": [],
+                    "exchange_items": [],
+                    "delivered_at": None,
+                    **values,
+                }
+                known[order_id] = created[order_id] = order
+            else:
+                values.pop("status")  # a repeated placement never rewinds the lifecycle
+                order.update(values)
+                if order_id not in created:
+                    changed.setdefault(order_id, {}).update(values)
+        else:
+            if order is None:
+                continue  # an order we never saw placed: kept as an event, no state to fold
+            changes = _changes(event.type, event.props, order, event.occurred_at)
+            changes["updated_at"] = now
+            order.update(changes)
+            if order_id not in created:
+                changed.setdefault(order_id, {}).update(changes)
+        history.append(
+            {
+                "order_id": order_id,
+                "event_id": event.event_id,
+                "type": event.type,
+                "status": order["status"],
+                "details": event.properties,
+                "occurred_at": event.occurred_at,
+            }
+        )
+        still_open = []
+        for request in open_requests.get(order_id, []):
+            if request.customer_id == event.customer_id and _answers(event.type, request.action):
+                answered.append(request)
+            else:
+                still_open.append(request)
+        open_requests[order_id] = still_open
+    if created:
+        await conn.execute(
+            insert_ignoring_conflict(conn, ORDERS, ["id"]), list(created.values())
+        )
+    for order_id, values in changed.items():
+        await conn.execute(update(ORDERS).where(ORDERS.c.id == order_id).values(values))
+    if history:
+        await conn.execute(insert_ignoring_conflict(conn, HISTORY, ["event_id"]), history)
+    for request in answered:
+        await conn.execute(
+            update(REQUESTS)
+            .where(REQUESTS.c.id == request.id)
+            .values(status="completed", completed_at=now, updated_at=now)
+        )
+        await queue_confirmation(conn, request, now)
 
 
-def _changes(event_type: str, props: Any, row: Any, occurred_at: datetime) -> dict[str, Any]:
+def _is_order_event(event: OrderEvent) -> bool:
+    return (
+        isinstance(event.props, OrderRef | OrderProps | RefundProps)
+        and event.type in ORDER_EVENTS
+    )
+
+
+def _placed(event: OrderEvent, now: datetime) -> dict[str, Any]:
+    props, raw = event.props, event.properties
+    return {
+        "status": OrderState.PLACED.value,
+        "total": props.total,
+        "currency": props.currency,
+        "items": [_item(i.model_dump()) for i in props.items],
+        "address": raw.get("address") if isinstance(raw.get("address"), dict) else None,
+        "email": str(raw["email"]).strip().lower() if raw.get("email") else None,
+        "placed_at": event.occurred_at,
+        "updated_at": now,
+    }
+
+
+def _changes(
+    event_type: str, props: Any, order: dict[str, Any], occurred_at: datetime
+) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if event_type in STATE_AFTER:
         changes["status"] = STATE_AFTER[event_type].value
     if isinstance(props, ShipmentProps):
         shipment = props.model_dump(include={"carrier", "tracking_number", "tracking_url", "items"})
-        changes["shipments"] = [*row.shipments, shipment]
+        changes["shipments"] = [*order["shipments"], shipment]
     elif event_type == "order_delivered":
         changes["delivered_at"] = occurred_at
     elif isinstance(props, ReturnProps) and event_type == "return_requested":
@@ -171,30 +224,6 @@ def _changes(event_type: str, props: Any, row: Any, occurred_at: datetime) -> di
         if props.items is not None:
             changes["items"] = [_item(i.model_dump()) for i in props.items]
     return changes
-
-
-async def _complete_requests(
-    conn: AsyncConnection, order_id: str, customer_id: str, event_type: str, now: datetime
-) -> None:
-    """The shop did what a request asked: mark it completed and tell the shopper."""
-    rows = (
-        await conn.execute(
-            select(REQUESTS).where(
-                REQUESTS.c.order_id == order_id,
-                REQUESTS.c.customer_id == customer_id,
-                REQUESTS.c.status.in_(OPEN_REQUEST_STATES),
-            )
-        )
-    ).all()
-    for request in rows:
-        if not _answers(event_type, request.action):
-            continue
-        await conn.execute(
-            update(REQUESTS)
-            .where(REQUESTS.c.id == request.id)
-            .values(status="completed", completed_at=now, updated_at=now)
-        )
-        await queue_confirmation(conn, request, now)
 
 
 def _answers(event_type: str, action: str) -> bool:

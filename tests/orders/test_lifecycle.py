@@ -92,3 +92,39 @@ async def test_another_customers_event_does_not_touch_the_order(
         client, event("order_cancelled", {"phone": "+15551230002"}, days_ago(1), order_id="o-4")
     )
     assert (await order_row(app, "o-4")).status == "placed"  # type: ignore[attr-defined]
+
+
+async def test_a_whole_lifecycle_in_one_batch_folds_in_order(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """Ingestion folds a batch in memory: later events in the batch see the earlier ones."""
+    await post(
+        client,
+        placed(ADA, "o-5", days_ago(3)),
+        event("order_shipped", ADA, days_ago(2.5), order_id="o-5", carrier="DHL"),
+        event("order_cancelled", {"phone": "+15551230002"}, days_ago(2.2), order_id="o-5"),
+        event("order_shipped", ADA, days_ago(2), order_id="o-5", tracking_number="J1"),
+        event("order_delivered", ADA, days_ago(1), order_id="o-5"),
+        event("order_delivered", ADA, days_ago(1), order_id="o-never-placed"),
+    )
+    row = await order_row(app, "o-5")
+    assert row.status == "delivered"  # type: ignore[attr-defined]
+    assert [s["carrier"] for s in row.shipments] == ["DHL", None]  # type: ignore[attr-defined]
+    assert row.delivered_at is not None  # type: ignore[attr-defined]
+    assert await order_row(app, "o-never-placed") is None
+    container: Container = app.state.container
+    async with container.readers() as session:
+        conn = await session.connection()
+        states = (
+            await conn.execute(
+                select(HISTORY.c.type, HISTORY.c.status)
+                .where(HISTORY.c.order_id == "o-5")
+                .order_by(HISTORY.c.occurred_at)
+            )
+        ).all()
+    assert [tuple(s) for s in states] == [
+        ("order_completed", "placed"),
+        ("order_shipped", "shipped"),
+        ("order_shipped", "shipped"),
+        ("order_delivered", "delivered"),
+    ]
