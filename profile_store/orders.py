@@ -166,9 +166,7 @@ async def apply_order_events(
                 still_open.append(request)
         open_requests[order_id] = still_open
     if created:
-        await conn.execute(
-            insert_ignoring_conflict(conn, ORDERS, ["id"]), list(created.values())
-        )
+        await conn.execute(insert_ignoring_conflict(conn, ORDERS, ["id"]), list(created.values()))
     for order_id, values in changed.items():
         await conn.execute(update(ORDERS).where(ORDERS.c.id == order_id).values(values))
     if history:
@@ -184,8 +182,7 @@ async def apply_order_events(
 
 def _is_order_event(event: OrderEvent) -> bool:
     return (
-        isinstance(event.props, OrderRef | OrderProps | RefundProps)
-        and event.type in ORDER_EVENTS
+        isinstance(event.props, OrderRef | OrderProps | RefundProps) and event.type in ORDER_EVENTS
     )
 
 
