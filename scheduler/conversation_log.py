@@ -38,19 +38,24 @@ class SentMessage:
 async def record_in_conversations(
     conn: AsyncConnection, sent: list[SentMessage], now: datetime
 ) -> None:
+    """Write ``sent`` into their conversations: one statement per table, whatever the count
+    (this runs inside the send scheduler's settle transaction, once per wave of sends)."""
     if not sent:
         return
-    for message in sent:
-        await conn.execute(
-            insert_ignoring_conflict(conn, CONVERSATIONS, ["channel", "address"]).values(
-                id=new_id("cnv"),
-                customer_id=message.customer_id,
-                channel=message.channel,
-                address=message.address,
-                owner="bot",
-                created_at=now,
-            )
-        )
+    await conn.execute(
+        insert_ignoring_conflict(conn, CONVERSATIONS, ["channel", "address"]),
+        [
+            {
+                "id": new_id("cnv"),
+                "customer_id": message.customer_id,
+                "channel": message.channel,
+                "address": message.address,
+                "owner": "bot",
+                "created_at": now,
+            }
+            for message in {(m.channel, m.address): m for m in sent}.values()
+        ],
+    )
     keys = sorted({(m.channel, m.address) for m in sent})
     rows = await conn.execute(
         select(CONVERSATIONS.c.id, CONVERSATIONS.c.channel, CONVERSATIONS.c.address).where(
@@ -59,19 +64,22 @@ async def record_in_conversations(
         )
     )
     ids = {(row.channel, row.address): row.id for row in rows}
-    for message in sent:
-        await conn.execute(
-            insert_ignoring_conflict(conn, MESSAGES, ["idempotency_key"]).values(
-                conversation_id=ids[(message.channel, message.address)],
-                channel=message.channel,
-                direction="out",
-                kind=AUTOMATED_KIND,
-                idempotency_key=f"send:{message.send_id}",
-                text=message.text,
-                payload={"origin": message.origin, "cards": message.cards},
-                status=MessageStatus.SENT.value,
-                attempts=1,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+    await conn.execute(
+        insert_ignoring_conflict(conn, MESSAGES, ["idempotency_key"]),
+        [
+            {
+                "conversation_id": ids[(message.channel, message.address)],
+                "channel": message.channel,
+                "direction": "out",
+                "kind": AUTOMATED_KIND,
+                "idempotency_key": f"send:{message.send_id}",
+                "text": message.text,
+                "payload": {"origin": message.origin, "cards": message.cards},
+                "status": MessageStatus.SENT.value,
+                "attempts": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for message in sent
+        ],
+    )

@@ -218,28 +218,45 @@ async def process_sends(
             log.exception("send.dispatch_error", send_id=outbound.send_id)
             return DispatchResult(ok=False, error=f"{type(exc).__name__}: {exc}")
 
-    # Up to ``concurrency`` sends are on the wire at once, and each outcome is committed as
-    # soon as it comes back (those that finish together share a commit): a worker killed
-    # mid-batch can send again only what was on the wire at that instant.
+    # Up to ``concurrency`` sends are on the wire at once. Outcomes are group-committed: while
+    # one commit runs, the next results gather and share the following one, and sending goes
+    # on meanwhile. A worker killed mid-batch can send again only what was on the wire or not
+    # yet committed: sending pauses rather than let that exceed three times ``concurrency``.
     lost: set[Any] = set()
     heartbeat = Heartbeat(sessions, SENDS, token, lease, on_lost=lost.update)
     heartbeat.add(row.id for row, _, _ in ready)
     statuses: dict[str, str] = {}
     waiting = list(reversed(ready))
     in_flight: dict[asyncio.Task[DispatchResult], tuple[Any, OutboundSend, list[Any]]] = {}
+    finished: list[tuple[tuple[Any, OutboundSend, list[Any]], DispatchResult]] = []
+    committing: asyncio.Task[dict[str, str]] | None = None
+    committing_ids: list[str] = []
     async with heartbeat:
-        while waiting or in_flight:
-            while waiting and len(in_flight) < concurrency:
+        while waiting or in_flight or finished or committing:
+            while (
+                waiting
+                and len(in_flight) < concurrency
+                and len(in_flight) + len(finished) + len(committing_ids) < 3 * concurrency
+            ):
                 item = waiting.pop()
                 if item[0].id not in lost:
                     in_flight[asyncio.create_task(dispatch(item[1]))] = item
-            if not in_flight:
+            if committing is None and finished:
+                committing_ids = [row.id for (row, _, _), _ in finished]
+                committing = asyncio.create_task(_settle(sessions, finished, token, now))
+                finished = []
+            watched: set[asyncio.Future[Any]] = set(in_flight)
+            if committing is not None:
+                watched.add(committing)
+            if not watched:
                 break
-            await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-            finished = [task for task in in_flight if task.done()]
-            done = [(in_flight.pop(task), task.result()) for task in finished]
-            statuses |= await _settle(sessions, done, token, now)
-            heartbeat.discard(row.id for (row, _, _), _ in done)
+            await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+            for task in [task for task in in_flight if task.done()]:
+                finished.append((in_flight.pop(task), task.result()))
+            if committing is not None and committing.done():
+                statuses |= committing.result()  # a failed commit raises: the lease expires
+                heartbeat.discard(committing_ids)
+                committing, committing_ids = None, []
     return statuses
 
 

@@ -163,3 +163,38 @@ async def test_a_provider_slower_than_the_lease_still_gets_each_send_once(
         conn = await session.connection()
         rows = (await conn.execute(select(SENDS.c.status, SENDS.c.lease_token))).all()
     assert {(row.status, row.lease_token) for row in rows} == {("sent", None)}
+
+
+class WatchingDispatcher:
+    """Notes, at each dispatch, how many earlier dispatches are not yet recorded as sent."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+        self.dispatched = 0
+        self.unrecorded: list[int] = []
+
+    async def dispatch(self, send: OutboundSend) -> DispatchResult:
+        before = self.dispatched
+        self.dispatched += 1
+        async with self.sessions() as session:
+            conn = await session.connection()
+            sent = select(SENDS.c.id).where(SENDS.c.status == "sent")
+            recorded = len((await conn.execute(sent)).all())
+        self.unrecorded.append(before - recorded)
+        await asyncio.sleep(0.001 * (self.dispatched % 7))  # answers come back out of order
+        return DispatchResult(ok=True, provider_message_id=send.send_id)
+
+
+async def test_outcomes_are_committed_as_the_batch_goes_not_at_its_end(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A worker killed mid-batch can send again only what is on the wire or awaiting its
+    commit: at most three times the concurrency, never the whole batch."""
+    await seed(sessions, 200)
+    rules = load_guardrails()
+    watching = WatchingDispatcher(sessions)
+    worker = EmbeddedScheduler(sessions, watching, lambda: rules, batch=200, concurrency=8)
+    assert await worker.send_due(NOW) == 200
+    assert watching.dispatched == 200
+    assert max(watching.unrecorded) <= 3 * 8
+    assert watching.unrecorded[-1] < 200 - 3 * 8  # earlier outcomes were already committed
