@@ -75,8 +75,10 @@ from twilio.request_validator import RequestValidator
 
 from app.container import Container
 from app.factory import create_app
+from app.score_refit import train_once
 from app.settings import Settings
 from policy.guardrails import Guardrails, Program, WhatsAppTemplate, load_guardrails
+from policy.outcomes import DELIVERED
 from profile_store.clock import FixedClock, use_clock
 from profile_store.migrate import upgrade
 from profile_store.models import Decision, Identity
@@ -95,6 +97,7 @@ PUBLIC_URL = "https://shop.example.com"
 START = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)  # a Monday
 TICK = timedelta(minutes=30)
 ATTRIBUTION = timedelta(days=7)
+REFIT = timedelta(hours=Settings.model_fields["scores_refit_hours"].default)
 POLICIES = {"static_rules": "static", "chatcommerce": "adaptive"}
 CATEGORY_PRODUCTS = {
     "Shoes": [("trail-runner", 95.0), ("hiking-boot", 140.0), ("camp-slide", 35.0)],
@@ -320,6 +323,10 @@ class PolicyResult(BaseModel):
     revenue: float
     decisions: int
     held_out_decisions: int
+    by_program: dict[str, dict[str, int]] = Field(
+        description="per program: decisions, sent, skipped (doing nothing was worth more), "
+        "held_out, and converted (an order within 7 days of the decision)"
+    )
     conversions_by_shopper: list[int] = Field(exclude=True)
 
 
@@ -399,6 +406,8 @@ class PolicyRun:
                 while now < end:
                     now += TICK
                     clock.set(now)
+                    if (now - START) % REFIT == timedelta(0):
+                        await train_once(container.sessions)  # as the workers do on schedule
                     await self._act_until(http, now)
                     while await container.scheduler.run_once(now):
                         pass
@@ -564,6 +573,9 @@ class PolicyRun:
                         decisions_table.c.created_at,
                         decisions_table.c.held_out,
                         decisions_table.c.reasons,
+                        decisions_table.c.program,
+                        decisions_table.c.verdict,
+                        decisions_table.c.outcome,
                     ).where(decisions_table.c.trigger != "conversation")
                 )
             ).all()
@@ -571,7 +583,16 @@ class PolicyRun:
         for index, at, _, _ in self.orders:
             order_times.setdefault(index, []).append(at)
         groups = {True: [0, 0], False: [0, 0]}  # held out -> [decisions, converted]
+        by_program: dict[str, dict[str, int]] = {}
         for row in rows:
+            counts = by_program.setdefault(
+                row.program,
+                dict.fromkeys(("decisions", "sent", "skipped", "held_out", "converted"), 0),
+            )
+            counts["decisions"] += 1
+            counts["sent"] += int(row.outcome in DELIVERED)
+            counts["skipped"] += int(row.verdict == "skipped")
+            counts["held_out"] += int(bool(row.held_out))
             if any(r.get("code") == "nothing_to_show" for r in row.reasons or []):
                 continue  # decided before the holdout: in neither group
             phone = phones.get(row.customer_id)
@@ -584,6 +605,7 @@ class PolicyRun:
             )
             groups[bool(row.held_out)][0] += 1
             groups[bool(row.held_out)][1] += int(converted)
+            counts["converted"] += int(converted)
         (treated, treated_conv), (held, held_conv) = groups[False], groups[True]
         lift = (treated_conv / treated if treated else 0.0) - (held_conv / held if held else 0.0)
         by_shopper = [0] * len(self.shoppers)
@@ -600,6 +622,7 @@ class PolicyRun:
             revenue=round(sum(p for _, _, p, _ in self.orders), 2),
             decisions=treated + held,
             held_out_decisions=held,
+            by_program=by_program,
             conversions_by_shopper=by_shopper,
         )
 

@@ -1,19 +1,28 @@
 """Next best action: for a fired trigger, which action earns the most over doing nothing.
 
 Candidates: do nothing; the program's message; the message with a discount (only within the
-tier's ceiling, never to a full-price buyer, and only where the shopper's discount sensitivity
-says it changes the outcome). Each is valued by its expected incremental value over doing
-nothing, in the shop's currency:
+tier's ceiling, never to a full-price buyer as the guardrails define one, and only where a
+discount is estimated to change the outcome). Each is valued by its expected incremental
+value over doing nothing, in the shop's currency:
 
 - ``p0``, the chance the customer buys anyway, is their ``purchase_propensity_7d`` score, or the
   program's holdout conversion rate when they have no score yet;
-- a message adds the program's uplift, measured on its holdout (treated minus held-out
+- a message adds the program's uplift, measured on its holdout (messaged minus held-out
   conversion rate, each a Beta posterior over the last 90 days, with a modest prior), scaled by
   the customer's headroom (someone who will buy anyway has little to gain);
-- a discount adds the customer's ``discount_sensitivity`` and costs the discount on the order;
-- every message costs ``decisioning.message_cost`` (attention, the risk of an opt-out).
+- a discount adds what a discount changes for this customer: their ``discount_sensitivity``
+  once the discount-response model is fitted on the shop's data, and before that the program's
+  own measurement (conversion of its messages with a discount minus those without, a Beta
+  posterior per arm starting level, so the discount is tried and measured rather than assumed
+  to help or not). It costs the discount on the order;
+- a sale earns its order value times ``decisioning.gross_margin``; a discount gives away its
+  percentage of every discounted order, including the ones that would have come anyway;
+- every message costs ``decisioning.message_cost`` plus its risk of an opt-out: the share of
+  the program's messages followed by an opt-out on their channel within two days (a Beta
+  posterior, prior 1 in 100), times what the shop loses with the channel, the margin on the
+  customer's ``expected_value_90d``.
 
-Uncertainty is handled the Bayesian way: the uplift is drawn from its posterior many times.
+Uncertainty is handled the Bayesian way: the rates are drawn from their posteriors many times.
 The action to send is chosen on one draw (Thompson sampling, so a discount whose value is
 uncertain is still tried and measured), and doing nothing is chosen only when the posterior is
 confident (``SKIP_CONFIDENCE``) that the message would not pay: a program is not silenced on a
@@ -24,8 +33,9 @@ posterior mean) and its chance of losing money.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import case, func, select
@@ -33,16 +43,28 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from policy.context import CustomerContext
 from policy.decisioning import Decisioning
-from policy.outcomes import DELIVERED
-from profile_store.models import Decision
+from policy.outcomes import DELIVERED, PURCHASED, cancellation_note
+from profile_store.models import (
+    Consent,
+    ConsentPurpose,
+    ConsentStatus,
+    Decision,
+    ScheduledSend,
+)
 
 DECISIONS = Decision.__table__  # type: ignore[attr-defined]
+SENDS = ScheduledSend.__table__  # type: ignore[attr-defined]
+CONSENTS = Consent.__table__  # type: ignore[attr-defined]
+PURCHASE_CANCELLATION = cancellation_note(PURCHASED)  # a reminder an order made moot
 EVIDENCE_WINDOW = timedelta(days=90)
 # Before a program has data: about 5% buy without a message and 7% with one, worth 20 customers.
 PRIOR_TREATED = (1.4, 18.6)
 PRIOR_HOLDOUT = (1.0, 19.0)
+# Nothing is assumed about a discount before data: its arm starts where the plain message does.
+PRIOR_DISCOUNTED = PRIOR_TREATED
+PRIOR_OPT_OUT = (1.0, 99.0)  # about 1 message in 100 followed by an opt-out, worth 100 messages
+OPT_OUT_WINDOW = timedelta(days=2)  # an opt-out this soon after a message is put down to it
 DEFAULT_ORDER_VALUE = 50.0
-COLD_DISCOUNT_SENSITIVITY = 0.0  # without a score, a discount is not assumed to help
 DRAWS = 64
 SKIP_CONFIDENCE = 0.8  # do nothing only when the message loses in at least this share of draws
 
@@ -51,13 +73,17 @@ AUTOMATED_ACTIONS = frozenset({NOTHING, MESSAGE, DISCOUNT})
 
 
 class ProgramEvidence(BaseModel):
-    """What the last 90 days say about a program: customers messaged and held out, and how
-    many of each converted."""
+    """What the last 90 days say about a program: customers messaged (without and with a
+    discount) and held out, and how many of each converted."""
 
     treated: int = 0
     treated_converted: int = 0
+    discounted: int = 0
+    discounted_converted: int = 0
     held_out: int = 0
     held_out_converted: int = 0
+    messages: int = 0  # that went out
+    opted_out: int = 0  # of those, followed by an opt-out on their channel
 
 
 class Candidate(BaseModel):
@@ -75,6 +101,24 @@ class ActionChoice(BaseModel):
     candidates: list[Candidate]
     p0: float
     order_value: float
+
+
+class HistoryAtDecision(BaseModel):
+    """The customer's order history when a decision was made, kept with it: the discount
+    model learns from what was known then, not from orders the message itself brought."""
+
+    orders: int
+    discounted_orders: int
+    last_order_days: float | None
+
+
+def history_at_decision(ctx: CustomerContext, now: datetime) -> HistoryAtDecision:
+    last = ctx.last_order_at
+    return HistoryAtDecision(
+        orders=ctx.order_count,
+        discounted_orders=ctx.discounted_order_count,
+        last_order_days=round((now - last).total_seconds() / 86400, 3) if last else None,
+    )
 
 
 def order_value(ctx: CustomerContext, fallback: float | None = None) -> float:
@@ -99,67 +143,102 @@ def choose_action(
     discount_allowed: bool,
     value_hint: float | None = None,
 ) -> ActionChoice:
-    held = (
-        PRIOR_HOLDOUT[0] + evidence.held_out_converted,
-        PRIOR_HOLDOUT[1] + evidence.held_out - evidence.held_out_converted,
-    )
-    treated = (
-        PRIOR_TREATED[0] + evidence.treated_converted,
-        PRIOR_TREATED[1] + evidence.treated - evidence.treated_converted,
-    )
+    held = _posterior(PRIOR_HOLDOUT, evidence.held_out, evidence.held_out_converted)
+    plain = _posterior(PRIOR_TREATED, evidence.treated, evidence.treated_converted)
+    coded = _posterior(PRIOR_DISCOUNTED, evidence.discounted, evidence.discounted_converted)
     held_mean = held[0] / (held[0] + held[1])
     p0 = _clamp(ctx.scores.get("purchase_propensity_7d", held_mean))
     headroom = (1 - p0) / max(1 - held_mean, 1e-6)
-    uplifts = [rng.betavariate(*treated) - rng.betavariate(*held) for _ in range(DRAWS)]
+    draws = []
+    for _ in range(DRAWS):
+        baseline = rng.betavariate(*held)
+        draws.append((rng.betavariate(*plain) - baseline, rng.betavariate(*coded) - baseline))
     value = order_value(ctx, value_hint)
-    cost = settings.message_cost
-    sensitivity = ctx.scores.get("discount_sensitivity", COLD_DISCOUNT_SENSITIVITY)
+    margin = settings.gross_margin
     percent = settings.discount_percent
+    learned = "discount_sensitivity" in ctx.learned_scores
+    sensitivity = ctx.scores.get("discount_sensitivity", 0.0)
+    opt_out = _posterior(PRIOR_OPT_OUT, evidence.messages, evidence.opted_out)
+    at_stake = margin * ctx.scores.get("expected_value_90d", value)
+    costs = [settings.message_cost + rng.betavariate(*opt_out) * at_stake for _ in draws]
+    draws_and_costs = list(zip(draws, costs, strict=True))
 
-    def message_value(uplift: float) -> float:
-        return (_clamp(p0 + uplift * headroom) - p0) * value - cost
+    def message_p(draw: tuple[float, float]) -> float:
+        return _clamp(p0 + draw[0] * headroom)
 
-    def discount_value(uplift: float) -> float:
-        p = _clamp(p0 + uplift * headroom + sensitivity)
-        return (p * (1 - percent / 100) - p0) * value - cost
+    def discount_p(draw: tuple[float, float]) -> float:
+        # Learned: what the model says a discount changes for someone like this customer.
+        # Before that: what discounts changed for this program's messages so far.
+        effect = sensitivity if learned else (draw[1] - draw[0]) * headroom
+        return _clamp(message_p(draw) + effect)
 
-    mean_uplift = sum(uplifts) / DRAWS
+    def message_value(draw: tuple[float, float], cost: float) -> float:
+        return (message_p(draw) - p0) * margin * value - cost
+
+    def discount_value(draw: tuple[float, float], cost: float) -> float:
+        kept = margin - percent / 100  # what a discounted order still earns, per unit of value
+        return (discount_p(draw) * kept - p0 * margin) * value - cost
+
+    def mean(f: Callable[[tuple[float, float]], float]) -> float:
+        return sum(f(d) for d in draws) / DRAWS
+
+    cost = sum(costs) / DRAWS
     candidates = [
         Candidate(action=NOTHING, expected_value=0.0, p_convert=round(p0, 4), why="the baseline"),
         _candidate(
             MESSAGE,
-            [message_value(u) for u in uplifts],
-            _clamp(p0 + mean_uplift * headroom),
-            why=f"uplift {mean_uplift:+.3f} x headroom {headroom:.2f}, cost {cost:g}",
+            [message_value(d, c) for d, c in draws_and_costs],
+            mean(message_p),
+            why=f"uplift {mean(lambda d: d[0]):+.3f} x headroom {headroom:.2f}, margin "
+            f"{margin:g} of {value:.2f}; cost {cost:.2f} with the opt-out risk",
         ),
     ]
     if percent > 0:
-        worth = sensitivity >= settings.min_discount_sensitivity
-        why = f"discount sensitivity {sensitivity:.2f}"
-        if not discount_allowed:
-            why = "not offered: the policy does not allow a discount here"
-        elif not worth:
+        allowed, why = _discount_gate(ctx, settings, discount_allowed=discount_allowed)
+        if allowed and learned:
+            why = f"learned discount sensitivity {sensitivity:+.3f}"
+        elif allowed:
             why = (
-                f"not offered: sensitivity {sensitivity:.2f} is below "
-                f"{settings.min_discount_sensitivity:g}"
+                f"measured on this program: {evidence.discounted} messages with a discount, "
+                f"{evidence.treated} without (lift {mean(lambda d: d[1] - d[0]):+.3f})"
             )
         candidates.append(
             _candidate(
                 DISCOUNT,
-                [discount_value(u) for u in uplifts],
-                _clamp(p0 + mean_uplift * headroom + sensitivity),
+                [discount_value(d, c) for d, c in draws_and_costs],
+                mean(discount_p),
                 why=why,
                 percent=percent,
-                allowed=discount_allowed and worth,
+                allowed=allowed,
             )
         )
     # One draw decides between the ways to send (exploration); doing nothing needs confidence.
-    draw = uplifts[0]
+    draw, draw_cost = draws_and_costs[0]
     sendable = [c for c in candidates[1:] if c.allowed]
-    drawn = {MESSAGE: message_value(draw), DISCOUNT: discount_value(draw)}
+    drawn = {MESSAGE: message_value(draw, draw_cost), DISCOUNT: discount_value(draw, draw_cost)}
     best = max(sendable, key=lambda c: drawn[c.action])
     chosen = candidates[0] if best.chance_of_loss >= SKIP_CONFIDENCE else best
     return ActionChoice(chosen=chosen, candidates=candidates, p0=round(p0, 4), order_value=value)
+
+
+def _discount_gate(
+    ctx: CustomerContext, settings: Decisioning, *, discount_allowed: bool
+) -> tuple[bool, str]:
+    """Whether a discount may be considered at all for this customer, and if not, why."""
+    if not discount_allowed:
+        return False, "not offered: the policy does not allow a discount here"
+    if "discount_sensitivity" in ctx.learned_scores:
+        sensitivity = ctx.scores.get("discount_sensitivity", 0.0)
+        if sensitivity < settings.min_discount_sensitivity:
+            return False, (
+                f"not offered: sensitivity {sensitivity:.2f} is below "
+                f"{settings.min_discount_sensitivity:g}"
+            )
+    return True, ""  # a full-price buyer is the eligibility rules' to refuse (``discounts``)
+
+
+def _posterior(prior: tuple[float, float], trials: int, successes: int) -> tuple[float, float]:
+    return prior[0] + successes, prior[1] + trials - successes
 
 
 def _candidate(
@@ -202,26 +281,97 @@ def static_choice(settings: Decisioning, *, discount_allowed: bool) -> ActionCho
 
 async def load_program_evidence(session: AsyncSession, now: datetime) -> dict[str, ProgramEvidence]:
     """Per program, over the last 90 days: decisions that sent and that held out, converted or
-    not (each decision counts once; an order marks it converted)."""
+    not (each decision counts once; an order marks it converted).
+
+    Counted as intended, like the holdout: a reminder the shopper made moot by buying before it
+    went out is a messaged decision that converted. Leaving those out would drop the quickest
+    buyers from the messaged group only, and make every program look worse than it is."""
     conn = await session.connection()
-    converted = func.sum(case((DECISIONS.c.outcome == "converted", 1), else_=0))
+    bought_first = SENDS.c.last_error == PURCHASE_CANCELLATION
+    converted = func.sum(case(((DECISIONS.c.outcome == "converted") | bought_first, 1), else_=0))
+    with_discount = DECISIONS.c.action == DISCOUNT
+    went_out = func.sum(case((DECISIONS.c.outcome.in_(sorted(DELIVERED)), 1), else_=0))
     rows = await conn.execute(
-        select(DECISIONS.c.program, DECISIONS.c.held_out, func.count(), converted)
+        select(
+            DECISIONS.c.program,
+            DECISIONS.c.held_out,
+            with_discount,
+            func.count(),
+            converted,
+            went_out,
+        )
+        .select_from(DECISIONS.outerjoin(SENDS, SENDS.c.decision_id == DECISIONS.c.id))
         .where(
             DECISIONS.c.created_at > now - EVIDENCE_WINDOW,
             DECISIONS.c.trigger != "conversation",
-            (DECISIONS.c.held_out.is_(True)) | (DECISIONS.c.outcome.in_(sorted(DELIVERED))),
+            DECISIONS.c.held_out.is_(True)
+            | DECISIONS.c.outcome.in_(sorted(DELIVERED))
+            | bought_first,
         )
-        .group_by(DECISIONS.c.program, DECISIONS.c.held_out)
+        .group_by(DECISIONS.c.program, DECISIONS.c.held_out, with_discount)
     )
     evidence: dict[str, ProgramEvidence] = {}
-    for program, held_out, count, conversions in rows:
+    for program, held_out, discounted, count, conversions, sent in rows:
         found = evidence.setdefault(program, ProgramEvidence())
+        count, conversions = int(count), int(conversions or 0)
+        found.messages += int(sent or 0)
         if held_out:
-            found.held_out, found.held_out_converted = int(count), int(conversions or 0)
+            found.held_out += count
+            found.held_out_converted += conversions
+        elif discounted:
+            found.discounted += count
+            found.discounted_converted += conversions
         else:
-            found.treated, found.treated_converted = int(count), int(conversions or 0)
+            found.treated += count
+            found.treated_converted += conversions
+    for program, opted_out in (await _opt_outs_after_messages(conn, now)).items():
+        evidence.setdefault(program, ProgramEvidence()).opted_out = opted_out
     return evidence
+
+
+async def _opt_outs_after_messages(conn: Any, now: datetime) -> dict[str, int]:
+    """Per program, how many marketing opt-outs came within ``OPT_OUT_WINDOW`` of one of its
+    messages on that channel (each opt-out put down to the latest message before it)."""
+    since = now - EVIDENCE_WINDOW
+    revocations = (
+        await conn.execute(
+            select(CONSENTS.c.customer_id, CONSENTS.c.channel, CONSENTS.c.occurred_at).where(
+                CONSENTS.c.purpose == ConsentPurpose.MARKETING.value,
+                CONSENTS.c.status == ConsentStatus.REVOKED.value,
+                CONSENTS.c.occurred_at > since,
+            )
+        )
+    ).all()
+    if not revocations:
+        return {}
+    sent: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
+    for row in await conn.execute(
+        select(SENDS.c.customer_id, SENDS.c.channel, SENDS.c.sent_at, SENDS.c.program).where(
+            SENDS.c.customer_id.in_(sorted({r.customer_id for r in revocations})),
+            SENDS.c.status == "sent",
+            SENDS.c.purpose == ConsentPurpose.MARKETING.value,
+            SENDS.c.sent_at > since - OPT_OUT_WINDOW,
+        )
+    ):
+        sent.setdefault((row.customer_id, row.channel), []).append(
+            (_aware(row.sent_at), row.program)
+        )
+    counts: dict[str, int] = {}
+    for revocation in revocations:
+        at = _aware(revocation.occurred_at)
+        before = [
+            (when, program)
+            for when, program in sent.get((revocation.customer_id, revocation.channel), [])
+            if at - OPT_OUT_WINDOW <= when <= at
+        ]
+        if before:
+            program = max(before)[1]
+            counts[program] = counts.get(program, 0) + 1
+    return counts
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _clamp(p: float) -> float:

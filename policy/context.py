@@ -85,6 +85,10 @@ class CustomerContext(_Frozen):
     scores: dict[str, float] = Field(
         default_factory=dict, description="purchase_propensity_7d, churn_risk_90d, …"
     )
+    learned_scores: frozenset[str] = Field(
+        default=frozenset(),
+        description="the scores a model fitted on the shop's data gave (the rest are priors)",
+    )
 
     def consent(self, channel: Channel, purpose: ConsentPurpose) -> ConsentStatus | None:
         for state in self.consents:

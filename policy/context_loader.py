@@ -23,6 +23,7 @@ from policy.context import (
 from profile_store.addresses import reachable_channels
 from profile_store.consent import consent_histories, current_consents
 from profile_store.models import Channel, Conversation, Customer, Identity, ScheduledSend
+from profile_store.scoring.params import PRIOR_VERSION
 from profile_store.scoring.store import current_scores
 from profile_store.trait_store import load_traits
 from profile_store.traits import TraitState
@@ -139,6 +140,11 @@ async def load_contexts(
             event_count=state.event_count if state else 0,
             refund_count=state.refund_count if state else 0,
             scores={name: view.value for name, view in scores[customer_id].items()},
+            learned_scores=frozenset(
+                name
+                for name, view in scores[customer_id].items()
+                if view.model_version != PRIOR_VERSION
+            ),
         )
     return contexts
 

@@ -19,6 +19,7 @@ from policy.action_choice import (
     EvidenceByProgram,
     ProgramEvidence,
     choose_action,
+    history_at_decision,
     static_choice,
 )
 from policy.audiences import audience_facts, matches, parse_rule
@@ -211,8 +212,9 @@ async def decide(
     if not requested:
         percent = settings.static.discount_percent if static else settings.discount_percent
         discounted = action.model_copy(update={"discount_percent": percent})
+        # Quiet hours or a full cap only delay the send: they do not make a discount unfit.
         may_discount = percent > 0 and any(
-            (v := evaluate(ctx, discounted, ch, now, rules)).allowed and not v.requires_approval
+            _can_go(v := evaluate(ctx, discounted, ch, now, rules), now) and not v.requires_approval
             for ch in eligible
         )
         pick = (
@@ -228,6 +230,7 @@ async def decide(
             )
         )
         details["next_best_action"] = pick.model_dump(mode="json")
+        details["customer_at_decision"] = history_at_decision(ctx, now).model_dump(mode="json")
         base["action"] = pick.chosen.action
         if pick.chosen.action == NOTHING:
             reasons = [

@@ -44,8 +44,16 @@ class Decisioning(_Strict):
     message_cost: float = Field(
         default=0.5,
         ge=0,
-        description="What one more message costs, in the shop's currency (attention, the "
-        "chance of an opt-out): an action must be expected to earn more than this",
+        description="What one more message costs, in the shop's currency, besides its risk of "
+        "an opt-out (which is measured and priced separately): an action must be expected to "
+        "earn more than both",
+    )
+    gross_margin: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="The share of an order's value the shop keeps: what a sale earns, and so "
+        "how much a discount on it costs in comparison",
     )
     discount_percent: Percent = Field(
         default=10.0, description="The discount an automated message may carry (within the ceiling)"

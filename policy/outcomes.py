@@ -17,6 +17,12 @@ SENDS = ScheduledSend.__table__  # type: ignore[attr-defined]
 # A message that went out, however the shopper took it: still "sent" for every report.
 DELIVERED = frozenset({"sent", "clicked", "replied", "converted"})
 RESPONSES = frozenset({"clicked", "replied", "converted"})
+PURCHASED = "purchased"  # why a pending reminder is cancelled when the shopper buys first
+
+
+def cancellation_note(reason: str) -> str:
+    """What a cancelled send keeps as its ``last_error``."""
+    return f"cancelled: {reason}"
 
 
 async def record_outcome(
@@ -42,7 +48,7 @@ async def cancel_send(session: AsyncSession, send_id: str, reason: str) -> bool:
     result = await conn.execute(
         update(SENDS)
         .where(SENDS.c.id == send_id, SENDS.c.status == "pending")
-        .values(status="cancelled", last_error=f"cancelled: {reason}", updated_at=clock.now())
+        .values(status="cancelled", last_error=cancellation_note(reason), updated_at=clock.now())
         .returning(SENDS.c.decision_id)
     )
     row = result.first()

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from policy.guardrails import Guardrails
-from policy.outcomes import DELIVERED, cancel_send
+from policy.outcomes import DELIVERED, PURCHASED, cancel_send
 from profile_store import clock
 from profile_store.ingest import ValidatedEvent
 from profile_store.models import CustomerTraits, Decision, ScheduledSend, TriggerTimer
@@ -158,7 +158,7 @@ async def update_timers(
         elif kind == "order_completed" and isinstance(props, OrderProps):
             bought = [i.product_id for i in props.items]
             orders.append((customer_id, at))
-            cancel(customer_id, list(REMINDERS), bought, "purchased")
+            cancel(customer_id, list(REMINDERS), bought, PURCHASED)
             arm(customer_id, TriggerKind.POST_PURCHASE, "order", at + windows.post_purchase, bought)
 
     await _write_timers(conn, [t for t in timers.values() if t.changed])

@@ -99,22 +99,31 @@ def fit_params(
     return params, fitted, priors
 
 
-async def _discount_examples(
-    conn: AsyncConnection, histories: dict[str, History]
-) -> tuple[Any, Any, Any]:
-    """Messages that went out, whether they carried a discount, and whether the shopper bought."""
+async def _discount_examples(conn: AsyncConnection) -> tuple[Any, Any, Any]:
+    """Messages that went out, whether they carried a discount, and whether the shopper bought.
+
+    Each example's features are the customer's history as the decision saw it (kept with the
+    decision): today's history would include the very order a message brought, and teach the
+    model that buyers convert. Decisions made before that was kept are left out."""
     rows = await conn.execute(
-        select(DECISIONS.c.customer_id, DECISIONS.c.details, DECISIONS.c.outcome).where(
+        select(DECISIONS.c.details, DECISIONS.c.outcome).where(
             DECISIONS.c.outcome.in_(sorted(DELIVERED_OUTCOMES)), DECISIONS.c.held_out.is_(False)
         )
     )
     base, offered, converted = [], [], []
     for row in rows:
-        h = histories.get(row.customer_id)
-        if h is None:
+        details = row.details or {}
+        then = details.get("customer_at_decision")
+        if not isinstance(then, dict):
             continue
-        action = (row.details or {}).get("action") or {}
-        base.append(discount_logit.features(h.orders, h.discounted_orders, h.last_order_days))
+        action = details.get("action") or {}
+        base.append(
+            discount_logit.features(
+                int(then.get("orders") or 0),
+                int(then.get("discounted_orders") or 0),
+                then.get("last_order_days"),
+            )
+        )
         offered.append(float((action.get("discount_percent") or 0) > 0))
         converted.append(float(row.outcome == "converted"))
     width = len(discount_logit.FEATURES)
@@ -130,7 +139,7 @@ async def train(conn: AsyncConnection, now: datetime) -> FitReport:
     states = [TraitState.from_row(row) for row in await conn.execute(select(TRAITS))]
     histories = {s.customer_id: history(s, now) for s in states}
     version = "fit-" + now.strftime("%Y%m%dT%H%M%S%fZ")
-    examples = await _discount_examples(conn, histories)
+    examples = await _discount_examples(conn)
     params, fitted, priors = fit_params(histories, examples, version)
     await conn.execute(
         insert(MODELS).values(

@@ -17,9 +17,13 @@ USELESS = ProgramEvidence(
 SETTINGS = Decisioning()
 
 
-def shopper(**scores: float) -> CustomerContext:
+def shopper(*, learned: bool = False, **scores: float) -> CustomerContext:
     return CustomerContext(
-        customer_id="c", order_count=2, lifetime_value={"USD": 160.0}, scores=dict(scores)
+        customer_id="c",
+        order_count=2,
+        lifetime_value={"USD": 160.0},
+        scores=dict(scores),
+        learned_scores=frozenset({"discount_sensitivity"}) if learned else frozenset(),
     )
 
 
@@ -32,7 +36,7 @@ def chosen(ctx: CustomerContext, evidence: ProgramEvidence, *, discount: bool = 
 
 
 def test_a_proven_program_messages_a_customer_with_room_to_gain() -> None:
-    picks = chosen(shopper(purchase_propensity_7d=0.05), PROVEN)
+    picks = chosen(shopper(purchase_propensity_7d=0.05), PROVEN, discount=False)
     assert picks.count(MESSAGE) > 190
 
 
@@ -42,28 +46,50 @@ def test_someone_who_will_buy_anyway_is_left_alone() -> None:
 
 
 def test_a_program_shown_to_add_nothing_stops_messaging() -> None:
-    picks = chosen(shopper(purchase_propensity_7d=0.05), USELESS)
-    assert picks.count(NOTHING) > 150
+    customer = shopper(purchase_propensity_7d=0.05)
+    assert chosen(customer, USELESS, discount=False).count(NOTHING) > 150
+    # Its discount is still worth trying until it too is shown to add nothing.
+    assert chosen(customer, USELESS).count(DISCOUNT) > 20
+    tried = USELESS.model_copy(update={"discounted": 4000, "discounted_converted": 200})
+    assert chosen(customer, tried).count(NOTHING) > 150
 
 
 def test_before_any_data_the_program_is_tried_not_silenced() -> None:
     cold = CustomerContext(customer_id="c")  # no scores, no orders, no evidence
     picks = chosen(cold, ProgramEvidence())
-    assert picks.count(MESSAGE) > 150
+    assert picks.count(NOTHING) < 50
 
 
-def test_a_discount_goes_only_where_it_changes_the_outcome_and_is_allowed() -> None:
-    sensitive = shopper(purchase_propensity_7d=0.05, discount_sensitivity=0.3)
+def test_a_learned_sensitivity_decides_the_discount_within_what_the_policy_allows() -> None:
+    sensitive = shopper(purchase_propensity_7d=0.05, discount_sensitivity=0.3, learned=True)
     assert chosen(sensitive, PROVEN).count(DISCOUNT) > 190
-    indifferent = shopper(purchase_propensity_7d=0.05, discount_sensitivity=0.01)
+    indifferent = shopper(purchase_propensity_7d=0.05, discount_sensitivity=0.01, learned=True)
     assert chosen(indifferent, PROVEN).count(DISCOUNT) == 0
     # A full-price buyer, or a ceiling of zero: the policy says no, whatever the estimate.
     assert chosen(sensitive, PROVEN, discount=False).count(DISCOUNT) == 0
 
 
+def test_before_the_model_the_discount_is_tried_then_judged_on_what_it_changed() -> None:
+    customer = shopper(purchase_propensity_7d=0.05)
+    untried = chosen(customer, PROVEN).count(DISCOUNT)
+    assert 10 < untried < 190  # explored, not assumed either way
+    works = PROVEN.model_copy(update={"discounted": 2000, "discounted_converted": 700})
+    assert chosen(customer, works).count(DISCOUNT) > 190
+    # As many buy without it: a discount only gives margin away.
+    pointless = PROVEN.model_copy(update={"discounted": 2000, "discounted_converted": 240})
+    assert chosen(customer, pointless).count(DISCOUNT) < 10
+
+
+def test_messages_that_drive_opt_outs_are_not_worth_a_valuable_customer() -> None:
+    valuable = shopper(purchase_propensity_7d=0.05, expected_value_90d=900.0)
+    assert chosen(valuable, PROVEN, discount=False).count(MESSAGE) > 190
+    tiring = PROVEN.model_copy(update={"messages": 2000, "opted_out": 300})
+    assert chosen(valuable, tiring, discount=False).count(NOTHING) > 190
+
+
 def test_every_candidate_is_logged_with_its_estimate() -> None:
     choice = choose_action(
-        shopper(purchase_propensity_7d=0.05, discount_sensitivity=0.01),
+        shopper(purchase_propensity_7d=0.05, discount_sensitivity=0.01, learned=True),
         PROVEN,
         SETTINGS,
         random.Random(1),
@@ -72,5 +98,6 @@ def test_every_candidate_is_logged_with_its_estimate() -> None:
     assert [c.action for c in choice.candidates] == [NOTHING, MESSAGE, DISCOUNT]
     message = choice.candidates[1]
     assert message.expected_value > 0 and message.chance_of_loss < 0.2
+    assert "opt-out risk" in message.why
     assert not choice.candidates[2].allowed and "below" in choice.candidates[2].why
     assert choice.order_value == 80.0  # their average order
