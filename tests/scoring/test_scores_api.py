@@ -181,7 +181,7 @@ async def test_the_discount_model_learns_from_what_each_decision_knew(
     await _shop_history(client, buyers=10, prospects=0)
     rng = random.Random(9)
     now = clock.now()
-    rows = []
+    rows: list[dict[str, object]] = []
     for i in range(300):
         offered = i % 2 == 0
         bought = rng.random() < (0.4 if offered else 0.1)
