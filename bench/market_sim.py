@@ -593,7 +593,7 @@ class PolicyRun:
             counts["sent"] += int(row.outcome in DELIVERED)
             counts["skipped"] += int(row.verdict == "skipped")
             counts["held_out"] += int(bool(row.held_out))
-            if any(r.get("code") == "nothing_to_show" for r in row.reasons or []):
+            if any(r.get("code") in BEFORE_HOLDOUT for r in row.reasons or []):
                 continue  # decided before the holdout: in neither group
             phone = phones.get(row.customer_id)
             shopper = self.by_phone.get(phone or "")
@@ -628,6 +628,8 @@ class PolicyRun:
 
 
 MARKET_INACTIVE = [0.25]  # set from the market at the start of a run
+# Decisions settled before the holdout is drawn (so neither group holds them).
+BEFORE_HOLDOUT = {"nothing_to_show", "already_messaged", "not_in_audience"}
 
 
 def _aware(at: datetime) -> datetime:
@@ -791,8 +793,8 @@ def main(argv: list[str] | None = None) -> int:
     except MarketFileError as exc:
         print(f"market file error: {exc}", file=sys.stderr)
         return 2
-    customers = args.customers or (150 if args.quick else 1000)
-    days = args.days or (8 if args.quick else 28)
+    customers = args.customers or (250 if args.quick else 1000)
+    days = args.days or (14 if args.quick else 28)
     result = asyncio.run(simulate(market, customers=customers, days=days, seed=args.seed))
     print(table(result))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ per channel) or held out.
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -39,6 +39,7 @@ from policy.next_best_action import (
 )
 from policy.outcomes import cancel_send
 from policy.products import NoProductLookup, ProductLookup, with_purchase_categories
+from policy.triggers import ATTRIBUTION_WINDOW
 from policy.variants import VariantStats, choose_variant, for_locale
 from profile_store.models import Channel, ConsentPurpose, Decision, ScheduledSend, new_id
 from profile_store.trait_store import load_traits
@@ -194,6 +195,25 @@ async def decide(
                 }
             ]
             return await _log(session, base, "suppressed", details, action, reasons=reasons)
+    settings = rules.decisioning
+    static = settings.mode == "static"
+    if not static and not requested:
+        # Decided before the holdout, like an audience, so both groups leave these out.
+        covering = await _covering_send(
+            session, customer_id, product_ids, action.program, settings, now
+        )
+        if covering is not None:
+            details["covered_by"] = covering.model_dump(mode="json")
+            reasons = [
+                {
+                    "code": ReasonCode.ALREADY_MESSAGED.value,
+                    "blocking": True,
+                    "detail": f"{covering.program} about {', '.join(covering.product_ids)} "
+                    f"went to this customer {_ago(now - covering.at)} ago: a second message "
+                    "about the same products adds little while the first still works",
+                }
+            ]
+            return await _log(session, base, "skipped", details, action, reasons=reasons)
     if any(v.held_out for v in verdicts.values()):
         held = next(v for v in verdicts.values() if v.held_out)
         return await _log(
@@ -207,8 +227,6 @@ async def decide(
         ]
         return await _log(session, base, "suppressed", details, action, reasons=reasons)
 
-    settings = rules.decisioning
-    static = settings.mode == "static"
     if not requested:
         percent = settings.static.discount_percent if static else settings.discount_percent
         discounted = action.model_copy(update={"discount_percent": percent})
@@ -335,6 +353,53 @@ def _value_hint(content: MessageContent) -> float | None:
 def _priority(settings: Decisioning, program: str) -> int:
     order = settings.priority
     return order.index(program) if program in order else len(order)
+
+
+class _CoveringSend(BaseModel):
+    program: str
+    product_ids: list[str]
+    at: datetime
+
+
+async def _covering_send(
+    session: AsyncSession,
+    customer_id: str,
+    product_ids: list[str],
+    program: str,
+    settings: Decisioning,
+    now: datetime,
+) -> _CoveringSend | None:
+    """A marketing message about any of these products, from this program or one that comes
+    before it, sent (or on its way) within the attribution window: its effect is still
+    counted, so another one now would mostly add a message. A cart reminder still follows a
+    browse reminder; a browse reminder does not follow a cart reminder or itself."""
+    if not product_ids:
+        return None
+    conn = await session.connection()
+    rows = await conn.execute(
+        select(SENDS.c.program, SENDS.c.product_ids, SENDS.c.created_at)
+        .where(
+            SENDS.c.customer_id == customer_id,
+            SENDS.c.status.in_(["pending", "sending", "sent"]),
+            SENDS.c.purpose == ConsentPurpose.MARKETING.value,
+            SENDS.c.created_at > now - ATTRIBUTION_WINDOW,
+        )
+        .order_by(SENDS.c.created_at.desc())
+    )
+    mine = _priority(settings, program)
+    wanted = set(product_ids)
+    for row in rows:
+        if _priority(settings, row.program) <= mine and wanted & set(row.product_ids or []):
+            at = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+            return _CoveringSend(
+                program=row.program, product_ids=sorted(wanted & set(row.product_ids)), at=at
+            )
+    return None
+
+
+def _ago(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.0f} hour(s)" if hours < 48 else f"{hours / 24:.0f} day(s)"
 
 
 class _PendingSend(BaseModel):

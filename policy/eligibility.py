@@ -40,6 +40,7 @@ class ReasonCode(StrEnum):
     NOTHING_TO_SHOW = "nothing_to_show"
     NOT_IN_AUDIENCE = "not_in_audience"
     PROGRAM_CONFLICT = "program_conflict"
+    ALREADY_MESSAGED = "already_messaged"
 
 
 class Action(BaseModel):

@@ -9,6 +9,8 @@ last one and ``T`` the time observed, all since their first purchase, in days.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel
@@ -56,6 +58,31 @@ def fit(x: Array, t_x: Array, big_t: Array) -> BgNbdParams:
     return BgNbdParams(r=r, alpha=alpha, a=a, b=b)
 
 
+# Bounds outside which a fit describes no real shop: a rate prior concentrated on under a
+# tenth of a day, a rate shape running off towards 0 or infinity, or a drop-out shape near 0.
+# Short histories (a week of orders) drive the optimiser there. Large ``a`` and ``b`` together
+# are fine: everyone drops out with about the same probability.
+MIN_ALPHA_DAYS = 0.1
+R_RANGE = (1e-3, 1e3)
+MIN_DROPOUT_SHAPE = 1e-3
+
+
+def implausible(p: BgNbdParams) -> str | None:
+    """Why these parameters cannot be used, or None when they can."""
+    values = {"r": p.r, "alpha": p.alpha, "a": p.a, "b": p.b}
+    for name, value in values.items():
+        if not math.isfinite(value):
+            return f"{name} is not finite"
+    if p.alpha < MIN_ALPHA_DAYS:
+        return f"alpha {p.alpha:.3g} days is below {MIN_ALPHA_DAYS}"
+    if not R_RANGE[0] <= p.r <= R_RANGE[1]:
+        return f"r {p.r:.3g} is outside {R_RANGE}"
+    for name in ("a", "b"):
+        if values[name] < MIN_DROPOUT_SHAPE:
+            return f"{name} {values[name]:.3g} is below {MIN_DROPOUT_SHAPE}"
+    return None
+
+
 def p_alive(p: BgNbdParams, x: float, t_x: float, big_t: float) -> float:
     """Equation (11): the chance the customer has not dropped out."""
     if x <= 0:
@@ -75,8 +102,9 @@ def p_purchase_within(p: BgNbdParams, x: float, t_x: float, big_t: float, days: 
 def expected_purchases(p: BgNbdParams, x: float, t_x: float, big_t: float, days: float) -> float:
     """Equation (10): expected purchases in the next ``days`` (needs a > 1 for the 2F1 form;
     below that it falls back to the alive rate, a slight overestimate)."""
+    approximate = p_alive(p, x, t_x, big_t) * (p.r + x) / (p.alpha + big_t) * days
     if p.a <= 1:
-        return p_alive(p, x, t_x, big_t) * (p.r + x) / (p.alpha + big_t) * days
+        return approximate
     z = days / (p.alpha + big_t + days)
     head = (p.a + p.b + x - 1) / (p.a - 1)
     tail = 1.0 - ((p.alpha + big_t) / (p.alpha + big_t + days)) ** (p.r + x) * float(
@@ -85,4 +113,5 @@ def expected_purchases(p: BgNbdParams, x: float, t_x: float, big_t: float, days:
     denominator = 1.0
     if x > 0:
         denominator += p.a / (p.b + x - 1) * ((p.alpha + big_t) / (p.alpha + t_x)) ** (p.r + x)
-    return head * tail / denominator
+    exact = head * tail / denominator
+    return exact if math.isfinite(exact) and exact >= 0 else approximate  # 2F1 overflowed

@@ -41,7 +41,15 @@ def _main_currency(spent: dict[str, float], preferred: str | None) -> str | None
 
 
 def score(h: History, params: ScoreModelParams) -> dict[str, ScoreView]:
-    """The four scores with their explanations."""
+    """The four scores with their explanations. A fitted model that cannot score this history
+    (a number that is not finite) gives way to the priors: ingestion must never fail on it."""
+    views = _score(h, params)
+    if all(math.isfinite(v.value) for v in views.values()):
+        return views
+    return _score(h, ScoreModelParams(version=params.version))
+
+
+def _score(h: History, params: ScoreModelParams) -> dict[str, ScoreView]:
     money = params.gamma_gamma or gamma_gamma.PRIOR
     currency = _main_currency(h.spent, money.currency)
     value_version = _version(params.gamma_gamma, params, "gamma-gamma")

@@ -52,12 +52,17 @@ def fit_params(
     buyers = [h for h in histories.values() if h.first_order_days is not None]
     repeat = sum(1 for h in buyers if h.repeats > 0)
     if len(buyers) >= MIN_BUYERS and repeat >= MIN_REPEAT_BUYERS:
-        params.bgnbd = bgnbd.fit(
+        candidate = bgnbd.fit(
             np.array([h.repeats for h in buyers], dtype=float),
             np.array([h.t_x for h in buyers]),
             np.array([h.first_order_days or 0.0 for h in buyers]),
         )
-        fitted["bgnbd"] = len(buyers)
+        problem = bgnbd.implausible(candidate)
+        if problem is None:
+            params.bgnbd = candidate
+            fitted["bgnbd"] = len(buyers)
+        else:
+            priors.append(f"bgnbd: the fit on {len(buyers)} buyers was degenerate ({problem})")
     else:
         priors.append(
             f"bgnbd: {len(buyers)} buyers, {repeat} repeat "

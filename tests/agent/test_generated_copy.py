@@ -38,7 +38,11 @@ async def a_cart_reminder(shop: Shop) -> str:
         }
     )
     shop.container.guardrails = rules.model_copy(
-        update={"programs": {**rules.programs, "cart_abandoned": cart}}
+        update={
+            "programs": {**rules.programs, "cart_abandoned": cart},
+            # No discount on a coin flip: the template compared against is the plain one.
+            "decisioning": rules.decisioning.model_copy(update={"discount_percent": 0}),
+        }
     )
     assert (
         await shop.http.post("/v1/catalog/products", json={"products": PRODUCTS}, headers=AUTH)

@@ -69,6 +69,9 @@ async def a_shopper_with_a_coat_in_the_cart(
                 n: p.model_copy(update={"holdout_percent": 0, "variants": []})
                 for n, p in rules.programs.items()
             },
+            # No discount in play: before any data the decisioning would try one on a coin
+            # flip, and these tests are about the content, not that choice.
+            "decisioning": rules.decisioning.model_copy(update={"discount_percent": 0}),
         }
     )
     now = clock.now()

@@ -132,7 +132,9 @@ async def test_the_action_decided_is_the_action_evaluated_at_send_time(
     due = await PROGRAMS[program](shop)
     await shop.run(due)
     await shop.run(due + timedelta(hours=12))  # whatever hour the scheduler picked
-    decision = next(d for d in await shop.decisions(PHONE) if d["action"] == "send_message")
+    # Either way of sending: before any data the discount is tried as often as it is not.
+    sending = {"send_message", "send_message_with_discount"}
+    decision = next(d for d in await shop.decisions(PHONE) if d["action"] in sending)
     assert (decision["program"], decision["verdict"]) == (program, "scheduled")
     decided = Action.model_validate(decision["details"]["action"])
     async with shop.container.sessions() as session:
@@ -152,3 +154,38 @@ async def test_a_reminder_asked_for_still_comes_after_the_product_is_bought(
     await shop.run(due)
     assert len(shop.outbox.sent) == 1  # a service message the shopper wanted, not a promotion
     assert evaluated[0].promotion is False
+
+
+async def test_one_message_per_product_while_the_first_still_works(stocked: Shop) -> None:
+    """A view then a cart of the same boot: the cart reminder goes, the browse reminder that
+    would follow it two hours later about the same boot does not (and says why)."""
+    shop = stocked
+    await shop.post(*opted_in(ANN, T0 - timedelta(days=1), "telegram"))
+    await shop.post(
+        ev("product_viewed", ANN, T0, product_id="boot-1"),
+        ev("added_to_cart", ANN, T0, product_id="boot-1", price=120.0, currency="USD"),
+    )
+    for hours in (1, 3, 15):
+        await shop.run(T0 + timedelta(hours=hours))
+    decisions = {d["program"]: d for d in await shop.decisions(PHONE)}
+    assert decisions["cart_abandoned"]["verdict"] == "scheduled"
+    browse = decisions["browse_abandoned"]
+    assert browse["verdict"] == "skipped"
+    (reason,) = browse["reasons"]
+    assert reason["code"] == "already_messaged" and "cart_abandoned" in reason["detail"]
+    assert [s.program for s in shop.outbox.sent] == ["cart_abandoned"]
+
+
+async def test_a_cart_reminder_still_follows_a_browse_reminder(stocked: Shop) -> None:
+    shop = stocked
+    await shop.post(*opted_in(ANN, T0 - timedelta(days=1), "telegram"))
+    await shop.post(ev("product_viewed", ANN, T0, product_id="boot-1"))
+    await shop.run(T0 + timedelta(hours=2, minutes=1))
+    await shop.run(T0 + timedelta(hours=14))
+    later = T0 + timedelta(days=1)
+    await shop.post(
+        ev("added_to_cart", ANN, later, product_id="boot-1", price=120.0, currency="USD")
+    )
+    await shop.run(later + timedelta(minutes=31))
+    await shop.run(later + timedelta(hours=12))
+    assert [s.program for s in shop.outbox.sent] == ["browse_abandoned", "cart_abandoned"]

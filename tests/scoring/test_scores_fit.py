@@ -124,3 +124,28 @@ def test_a_fitted_model_names_its_version_and_a_lapsed_buyer_is_at_risk() -> Non
     assert "priors" not in recent["churn_risk_90d"].explanation
     assert lapsed["churn_risk_90d"].value > recent["churn_risk_90d"].value
     assert lapsed["purchase_propensity_7d"].value < recent["purchase_propensity_7d"].value
+
+
+def test_a_week_of_orders_fits_nothing_usable_and_training_keeps_the_prior() -> None:
+    """Buyers seen for days, not months, drive BG/NBD to the edge of its space; such a fit is
+    named and refused rather than scoring everyone as lapsed (or as NaN)."""
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 3, 60).astype(float)
+    big_t = rng.uniform(0.5, 7, 60)
+    t_x = np.where(x > 0, big_t * rng.uniform(0, 1, 60), 0.0)
+    fitted = bgnbd.fit(x, t_x, big_t)
+    if bgnbd.implausible(fitted) is None:  # the optimiser may land inside the bounds
+        views = score(history(_buyer(2), NOW), ScoreModelParams(version="v", bgnbd=fitted))
+        assert all(np.isfinite(v.value) for v in views.values())
+    degenerate = bgnbd.BgNbdParams(r=5.0, alpha=1e-6, a=900.0, b=1e-4)
+    assert "alpha" in (bgnbd.implausible(degenerate) or "")
+    assert bgnbd.implausible(bgnbd.PRIOR) is None
+
+
+def test_a_score_that_is_not_a_number_falls_back_to_the_priors() -> None:
+    broken = ScoreModelParams(
+        version="fit-y", bgnbd=bgnbd.BgNbdParams(r=float("nan"), alpha=1.0, a=2.0, b=2.0)
+    )
+    views = score(history(_buyer(3), NOW), broken)
+    assert all(np.isfinite(v.value) for v in views.values())
+    assert views["churn_risk_90d"].model_version == PRIOR_VERSION
