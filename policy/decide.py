@@ -39,7 +39,7 @@ from policy.next_best_action import (
 )
 from policy.outcomes import cancel_send
 from policy.products import NoProductLookup, ProductLookup, with_purchase_categories
-from policy.triggers import ATTRIBUTION_WINDOW
+from policy.triggers import ATTRIBUTION_WINDOW, REMINDERS
 from policy.variants import VariantStats, choose_variant, for_locale
 from profile_store.models import Channel, ConsentPurpose, Decision, ScheduledSend, new_id
 from profile_store.trait_store import load_traits
@@ -369,17 +369,21 @@ async def _covering_send(
     settings: Decisioning,
     now: datetime,
 ) -> _CoveringSend | None:
-    """A marketing message about any of these products, from this program or one that comes
-    before it, sent (or on its way) within the attribution window: its effect is still
-    counted, so another one now would mostly add a message. A cart reminder still follows a
-    browse reminder; a browse reminder does not follow a cart reminder or itself."""
-    if not product_ids:
+    """An abandonment reminder about any of these products (what it was about, not the
+    alternatives it showed), from this program or one that comes before it, sent or on its way
+    within the attribution window: its effect is still counted, so another one now would
+    mostly add a message. A cart reminder still follows a browse reminder; a browse reminder
+    does not follow a cart reminder or itself."""
+    reminders = [kind.value for kind in REMINDERS]
+    if not product_ids or program not in reminders:
         return None
     conn = await session.connection()
     rows = await conn.execute(
-        select(SENDS.c.program, SENDS.c.product_ids, SENDS.c.created_at)
+        select(SENDS.c.program, SENDS.c.product_ids, SENDS.c.created_at, DECISIONS.c.details)
+        .select_from(SENDS.outerjoin(DECISIONS, DECISIONS.c.id == SENDS.c.decision_id))
         .where(
             SENDS.c.customer_id == customer_id,
+            SENDS.c.program.in_(reminders),
             SENDS.c.status.in_(["pending", "sending", "sent"]),
             SENDS.c.purpose == ConsentPurpose.MARKETING.value,
             SENDS.c.created_at > now - ATTRIBUTION_WINDOW,
@@ -389,11 +393,11 @@ async def _covering_send(
     mine = _priority(settings, program)
     wanted = set(product_ids)
     for row in rows:
-        if _priority(settings, row.program) <= mine and wanted & set(row.product_ids or []):
+        about = (row.details or {}).get("trigger_product_ids") or row.product_ids or []
+        shared = sorted(wanted & set(about))
+        if shared and _priority(settings, row.program) <= mine:
             at = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-            return _CoveringSend(
-                program=row.program, product_ids=sorted(wanted & set(row.product_ids)), at=at
-            )
+            return _CoveringSend(program=row.program, product_ids=shared, at=at)
     return None
 
 
