@@ -314,11 +314,12 @@ async def load_program_evidence(session: AsyncSession, now: datetime) -> dict[st
     for program, held_out, discounted, count, conversions, sent in rows:
         found = evidence.setdefault(program, ProgramEvidence())
         count, conversions = int(count), int(conversions or 0)
-        found.messages += int(sent or 0)
         if held_out:
             found.held_out += count
             found.held_out_converted += conversions
-        elif discounted:
+            continue  # never messaged, whatever the outcome says (an order marks it converted)
+        found.messages += int(sent or 0)
+        if discounted:
             found.discounted += count
             found.discounted_converted += conversions
         else:
