@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 import structlog
 from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
 from procrastinate.exceptions import AlreadyEnqueued
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -167,9 +167,17 @@ class DistributedScheduler(EmbeddedScheduler):
                 task_name=TASK, seconds_since_heartbeat=seconds_since_heartbeat
             )
         )
+        if not stalled:
+            return 0
+        # Due now by the database's clock, which is the one procrastinate's workers fetch by:
+        # this process's clock may run ahead of it (skew, or a test clock), and a job put back
+        # "now" by a clock that is ahead waits that long.
+        async with self._sessions() as session:
+            conn = await session.connection()
+            database_now = await conn.scalar(text("SELECT now()"))
         for job in stalled:
             log.warning("send_job.stalled", job_id=job.id, args=job.task_kwargs, lock=job.lock)
-            await manager.retry_job(job)
+            await manager.retry_job(job, retry_at=database_now)
         return len(stalled)
 
     async def _customers(self, send_ids: list[str]) -> dict[str, str]:
