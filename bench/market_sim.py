@@ -59,9 +59,10 @@ import re
 import sys
 import tempfile
 import time
+import uuid
 import zoneinfo
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -387,7 +388,7 @@ class PolicyRun:
         guardrails_file.write_text(json.dumps(sim_guardrails(mode).model_dump(mode="json")))
         twilio = FakeTwilioApi(ACCOUNT_SID, AUTH_TOKEN)
         clock = FixedClock(START - timedelta(hours=1))
-        with use_clock(clock):
+        with use_clock(clock), _seeded_ids(f"{self.seed}:ids"):
             async with (
                 serve(twilio.app) as twilio_url,
                 _shop(tmp, guardrails_file, twilio_url) as (
@@ -684,6 +685,20 @@ async def _stop(http: httpx.AsyncClient, phone: str, channel: str) -> None:
     )
     if response.status_code != 200:
         raise RuntimeError(f"STOP rejected: {response.status_code} {response.text[:300]}")
+
+
+@contextmanager
+def _seeded_ids(seed: str) -> Iterator[None]:
+    """Random ids (customers, decisions, sends) drawn from ``seed`` for the run: ids decide
+    holdout membership, so a repeated run repeats, and both policies hold out the same
+    shoppers."""
+    rng = random.Random(seed)
+    real = uuid.uuid4
+    uuid.uuid4 = lambda: uuid.UUID(int=rng.getrandbits(128), version=4)
+    try:
+        yield
+    finally:
+        uuid.uuid4 = real
 
 
 @asynccontextmanager
