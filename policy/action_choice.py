@@ -12,9 +12,9 @@ value over doing nothing, in the shop's currency:
   the customer's headroom (someone who will buy anyway has little to gain);
 - a discount adds what a discount changes for this customer: their ``discount_sensitivity``
   once the discount-response model is fitted on the shop's data, and before that the program's
-  own measurement (conversion of its messages with a discount minus those without, a Beta
-  posterior per arm starting level, so the discount is tried and measured rather than assumed
-  to help or not). It costs the discount on the order;
+  own measurement (conversion of its messages with a discount minus those without, each arm a
+  Beta posterior from the same prior, so the discount is tried and measured rather than
+  assumed to help or not). It costs the discount on the order;
 - a sale earns its order value times ``decisioning.gross_margin``; a discount gives away its
   percentage of every discounted order, including the ones that would have come anyway;
 - every message costs ``decisioning.message_cost`` plus its risk of an opt-out: the share of
@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -354,12 +354,10 @@ async def _opt_outs_after_messages(conn: Any, now: datetime) -> dict[str, int]:
             SENDS.c.sent_at > since - OPT_OUT_WINDOW,
         )
     ):
-        sent.setdefault((row.customer_id, row.channel), []).append(
-            (_aware(row.sent_at), row.program)
-        )
+        sent.setdefault((row.customer_id, row.channel), []).append((row.sent_at, row.program))
     counts: dict[str, int] = {}
     for revocation in revocations:
-        at = _aware(revocation.occurred_at)
+        at = revocation.occurred_at  # UTCDateTime columns read back aware
         before = [
             (when, program)
             for when, program in sent.get((revocation.customer_id, revocation.channel), [])
@@ -369,10 +367,6 @@ async def _opt_outs_after_messages(conn: Any, now: datetime) -> dict[str, int]:
             program = max(before)[1]
             counts[program] = counts.get(program, 0) + 1
     return counts
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _clamp(p: float) -> float:

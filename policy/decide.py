@@ -7,7 +7,7 @@ per channel) or held out.
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -396,8 +396,7 @@ async def _covering_send(
         about = (row.details or {}).get("trigger_product_ids") or row.product_ids or []
         shared = sorted(wanted & set(about))
         if shared and _priority(settings, row.program) <= mine:
-            at = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-            return _CoveringSend(program=row.program, product_ids=shared, at=at)
+            return _CoveringSend(program=row.program, product_ids=shared, at=row.created_at)
     return None
 
 
