@@ -42,7 +42,11 @@ Market file (JSON; every field required unless noted). A *distribution* is one o
 Results per policy: ``conversions`` (every order placed in the run, natural or not: the shop's
 outcome), ``incremental_conversions`` (decisions not held out vs held out: the difference in
 the share followed by an order within 7 days, times the not-held-out count), ``messages_sent``,
-``opt_outs``, ``discount_cost`` and ``revenue`` (after discounts); ``conversion_difference_95ci``
+``opt_outs``, ``discount_cost`` and ``revenue`` (after discounts); ``answered_orders`` (orders
+placed in answer to a message) and ``caused_conversions`` (of those, the ones the shopper would
+not have placed anyway: the true incremental conversions, which only the simulator knows, to
+hold the holdout estimate against); ``responses`` (messages, clicks and orders per channel, in
+or out of the shopper's active hours, with or without a discount). ``conversion_difference_95ci``
 is the 95% interval of chatcommerce minus static_rules conversions, paired by shopper.
 """
 
@@ -328,6 +332,15 @@ class PolicyResult(BaseModel):
         description="per program: decisions, sent, skipped (doing nothing was worth more), "
         "held_out, and converted (an order within 7 days of the decision)"
     )
+    answered_orders: int = Field(description="orders placed in answer to a message")
+    caused_conversions: int = Field(
+        description="of those, the orders that would not have come without the message (the "
+        "simulator knows): the true incremental conversions"
+    )
+    responses: dict[str, list[int]] = Field(
+        description="per channel, read in or out of active hours, with or without a discount: "
+        "[messages, clicks, orders]"
+    )
     conversions_by_shopper: list[int] = Field(exclude=True)
 
 
@@ -379,6 +392,11 @@ class PolicyRun:
         self.messages: dict[str, int] = {"sms": 0, "whatsapp": 0}
         self.opt_outs = 0
         self.discounted_messages = 0
+        self.pending_natural: set[tuple[int, datetime]] = set()  # carts bought later anyway
+        # (channel, read in active hours, with a discount) -> [messages, clicks, orders]
+        self.responses: dict[tuple[str, bool, bool], list[int]] = {}
+        self.answered = 0  # orders placed in answer to a message
+        self.caused = 0  # of those, orders that would not have come without it
 
     def push(self, at: datetime, kind: str, shopper: int, **data: Any) -> None:
         heapq.heappush(self.queue, _Due(at, next(self.seq), kind, shopper, data))
@@ -470,11 +488,19 @@ class PolicyRun:
                         self.push(visit.at + timedelta(minutes=10), "order", shopper.index)
                     elif visit.returns_at is not None:
                         self.push(visit.returns_at, "order", shopper.index, since=visit.at)
+                        self.pending_natural.add((shopper.index, visit.at))
             elif due.kind == "order":
                 since = due.data.get("since")
                 cart = self.open_cart.get(shopper.index)
                 if since is not None and (cart is None or cart[2] != since):
                     continue  # bought already (a message got there first) or a newer cart
+                if since is None and "code" in due.data:  # in answer to a message
+                    if cart is None and self.last_viewed.get(shopper.index) is None:
+                        continue
+                    self.answered += 1
+                    self.caused += (cart is None) or (shopper.index, cart[2]) not in (
+                        self.pending_natural
+                    )
                 # Answering a message: what is in the cart, else what was viewed last.
                 cart = cart or self.last_viewed.get(shopper.index)
                 if cart is None:
@@ -539,14 +565,18 @@ class PolicyRun:
             p_click = shopper.responsiveness[channel] * (1.0 if awake else MARKET_INACTIVE[0])
             codes = CODE.findall(text)
             self.discounted_messages += bool(codes)
+            tally = self.responses.setdefault((channel, awake, bool(codes)), [0, 0, 0])
+            tally[0] += 1
             if "http" not in text or rng.random() >= p_click:
                 continue
+            tally[1] += 1
             links = LINK.findall(text)  # a tracked link records the click; a plain URL cannot
             if links:
                 self.push(now + timedelta(minutes=5), "click", shopper.index, code=links[0])
             p_buy = shopper.click_to_purchase + (shopper.discount_sensitivity if codes else 0.0)
             wants = shopper.index in self.open_cart or shopper.index in self.last_viewed
             if wants and rng.random() < p_buy:
+                tally[2] += 1
                 self.push(
                     now + timedelta(minutes=20),
                     "order",
@@ -624,13 +654,20 @@ class PolicyRun:
             decisions=treated + held,
             held_out_decisions=held,
             by_program=by_program,
+            answered_orders=self.answered,
+            caused_conversions=self.caused,
+            responses={
+                f"{channel} {'active' if awake else 'inactive'}"
+                f"{' discount' if coded else ''}": tally
+                for (channel, awake, coded), tally in sorted(self.responses.items())
+            },
             conversions_by_shopper=by_shopper,
         )
 
 
 MARKET_INACTIVE = [0.25]  # set from the market at the start of a run
 # Decisions settled before the holdout is drawn (so neither group holds them).
-BEFORE_HOLDOUT = {"nothing_to_show", "already_messaged", "not_in_audience"}
+BEFORE_HOLDOUT = {"nothing_to_show", "already_messaged", "episode_held_out", "not_in_audience"}
 
 
 def _aware(at: datetime) -> datetime:

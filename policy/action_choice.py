@@ -9,12 +9,16 @@ value over doing nothing, in the shop's currency:
   program's holdout conversion rate when they have no score yet;
 - a message adds the program's uplift, measured on its holdout (messaged minus held-out
   conversion rate, each a Beta posterior over the last 90 days, with a modest prior), scaled by
-  the customer's headroom (someone who will buy anyway has little to gain);
-- a discount adds what a discount changes for this customer: their ``discount_sensitivity``
-  once the discount-response model is fitted on the shop's data, and before that the program's
-  own measurement (conversion of its messages with a discount minus those without, each arm a
-  Beta posterior from the same prior, so the discount is tried and measured rather than
-  assumed to help or not). It costs the discount on the order;
+  the customer's headroom (someone who will buy anyway has little to gain) and by how they
+  respond on the channel chosen for them against the program's messages on average (a message
+  works through being read and answered: someone who clicks twice as often gains about twice
+  as much, someone who never answers little);
+- the message with a discount is measured the same way, its own arm against the holdout (a
+  Beta posterior whose prior is the program's plain message plus the discount's lift over all
+  programs, so a discount is tried and measured rather than assumed to help or not, and a
+  program with few discounted messages borrows what the others measured); once the
+  discount-response model is fitted, only customers whose ``discount_sensitivity`` clears
+  ``min_discount_sensitivity`` may be offered it. It costs the discount on the order;
 - a sale earns its order value times ``decisioning.gross_margin``; a discount gives away its
   percentage of every discounted order, including the ones that would have come anyway;
 - every message costs ``decisioning.message_cost`` plus its risk of an opt-out: the share of
@@ -37,7 +41,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import case, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -83,6 +87,7 @@ class ProgramEvidence(BaseModel):
     held_out: int = 0
     held_out_converted: int = 0
     messages: int = 0  # that went out
+    messages_by_channel: dict[str, int] = Field(default_factory=dict)
     opted_out: int = 0  # of those, followed by an opt-out on their channel
 
 
@@ -142,17 +147,30 @@ def choose_action(
     *,
     discount_allowed: bool,
     value_hint: float | None = None,
+    response: float = 1.0,
+    shop_wide: ProgramEvidence | None = None,
 ) -> ActionChoice:
+    """``response``: how much more than the program's messages on average this customer
+    responds on the channel chosen for them (``next_best_action.response_ratio``);
+    ``shop_wide``: every program's evidence together (``pooled``), where a discount's effect
+    is first learned."""
     held = _posterior(PRIOR_HOLDOUT, evidence.held_out, evidence.held_out_converted)
     plain = _posterior(PRIOR_TREATED, evidence.treated, evidence.treated_converted)
-    coded = _posterior(PRIOR_DISCOUNTED, evidence.discounted, evidence.discounted_converted)
+    coded = _posterior(
+        _discount_prior(plain, shop_wide), evidence.discounted, evidence.discounted_converted
+    )
     held_mean = held[0] / (held[0] + held[1])
     p0 = _clamp(ctx.scores.get("purchase_propensity_7d", held_mean))
     headroom = (1 - p0) / max(1 - held_mean, 1e-6)
     draws = []
     for _ in range(DRAWS):
         baseline = rng.betavariate(*held)
-        draws.append((rng.betavariate(*plain) - baseline, rng.betavariate(*coded) - baseline))
+        draws.append(
+            (
+                (rng.betavariate(*plain) - baseline) * response,
+                (rng.betavariate(*coded) - baseline) * response,
+            )
+        )
     value = order_value(ctx, value_hint)
     margin = settings.gross_margin
     percent = settings.discount_percent
@@ -167,10 +185,10 @@ def choose_action(
         return _clamp(p0 + draw[0] * headroom)
 
     def discount_p(draw: tuple[float, float]) -> float:
-        # Learned: what the model says a discount changes for someone like this customer.
-        # Before that: what discounts changed for this program's messages so far.
-        effect = sensitivity if learned else (draw[1] - draw[0]) * headroom
-        return _clamp(message_p(draw) + effect)
+        # Measured, like the plain message, against the holdout: the learned sensitivity only
+        # decides who may be offered one (``_discount_gate``), as a ridge-shrunk estimate
+        # understates the size of the effect.
+        return _clamp(p0 + draw[1] * headroom)
 
     def message_value(draw: tuple[float, float], cost: float) -> float:
         return (message_p(draw) - p0) * margin * value - cost
@@ -189,19 +207,20 @@ def choose_action(
             MESSAGE,
             [message_value(d, c) for d, c in draws_and_costs],
             mean(message_p),
-            why=f"uplift {mean(lambda d: d[0]):+.3f} x headroom {headroom:.2f}, margin "
+            why=f"uplift {mean(lambda d: d[0]):+.3f} (with response x{response:.2f}) x headroom "
+            f"{headroom:.2f}, margin "
             f"{margin:g} of {value:.2f}; cost {cost:.2f} with the opt-out risk",
         ),
     ]
     if percent > 0:
         allowed, why = _discount_gate(ctx, settings, discount_allowed=discount_allowed)
-        if allowed and learned:
-            why = f"learned discount sensitivity {sensitivity:+.3f}"
-        elif allowed:
+        if allowed:
             why = (
                 f"measured on this program: {evidence.discounted} messages with a discount, "
                 f"{evidence.treated} without (lift {mean(lambda d: d[1] - d[0]):+.3f})"
             )
+            if learned:
+                why += f"; learned discount sensitivity {sensitivity:+.3f} passes the floor"
         candidates.append(
             _candidate(
                 DISCOUNT,
@@ -219,6 +238,48 @@ def choose_action(
     best = max(sendable, key=lambda c: drawn[c.action])
     chosen = candidates[0] if best.chance_of_loss >= SKIP_CONFIDENCE else best
     return ActionChoice(chosen=chosen, candidates=candidates, p0=round(p0, 4), order_value=value)
+
+
+def pooled(evidence: EvidenceByProgram) -> ProgramEvidence:
+    """All programs' evidence as one: what a discount changes is mostly the shopper's, not the
+    program's, so every program's messages tell something about it."""
+    every = list(evidence.values())
+    return ProgramEvidence(
+        treated=sum(e.treated for e in every),
+        treated_converted=sum(e.treated_converted for e in every),
+        discounted=sum(e.discounted for e in every),
+        discounted_converted=sum(e.discounted_converted for e in every),
+        held_out=sum(e.held_out for e in every),
+        held_out_converted=sum(e.held_out_converted for e in every),
+        messages=sum(e.messages for e in every),
+        opted_out=sum(e.opted_out for e in every),
+    )
+
+
+def _discount_prior(
+    plain: tuple[float, float], shop_wide: ProgramEvidence | None
+) -> tuple[float, float]:
+    """The discount arm's prior (partial pooling, empirical Bayes): this program's plain
+    message plus the discount's lift measured over all programs, worth as many messages as
+    ``PRIOR_DISCOUNTED``. A program with few discounted messages of its own is not locked out
+    of (or into) a discount by two unlucky (or lucky) draws while others have measured it."""
+    weight = sum(PRIOR_DISCOUNTED)
+    if shop_wide is None or not shop_wide.discounted or not shop_wide.treated:
+        return PRIOR_DISCOUNTED if shop_wide is None else _scaled(plain, weight)
+    lift = _mean(
+        _posterior(PRIOR_DISCOUNTED, shop_wide.discounted, shop_wide.discounted_converted)
+    ) - _mean(_posterior(PRIOR_TREATED, shop_wide.treated, shop_wide.treated_converted))
+    centre = min(max(_mean(plain) + lift, 0.001), 0.999)
+    return centre * weight, (1 - centre) * weight
+
+
+def _mean(beta: tuple[float, float]) -> float:
+    return beta[0] / (beta[0] + beta[1])
+
+
+def _scaled(beta: tuple[float, float], weight: float) -> tuple[float, float]:
+    centre = _mean(beta)
+    return centre * weight, (1 - centre) * weight
 
 
 def _discount_gate(
@@ -279,6 +340,16 @@ def static_choice(settings: Decisioning, *, discount_allowed: bool) -> ActionCho
     return ActionChoice(chosen=chosen, candidates=[chosen], p0=0.0, order_value=0.0)
 
 
+def evidence_key(program: str, *, repeat: bool = False) -> str:
+    """Where a program's evidence is kept: first reminders under the program's name, repeats
+    (``Decision.repeat``) beside them, as a second reminder about the same products earns
+    what it earns on top of the first, not what the first did."""
+    return f"{program}{REPEAT_SUFFIX}" if repeat else program
+
+
+REPEAT_SUFFIX = " (repeat)"
+
+
 async def load_program_evidence(session: AsyncSession, now: datetime) -> dict[str, ProgramEvidence]:
     """Per program, over the last 90 days: decisions that sent and that held out, converted or
     not (each decision counts once; an order marks it converted).
@@ -294,8 +365,10 @@ async def load_program_evidence(session: AsyncSession, now: datetime) -> dict[st
     rows = await conn.execute(
         select(
             DECISIONS.c.program,
+            DECISIONS.c.repeat,
             DECISIONS.c.held_out,
             with_discount,
+            SENDS.c.channel,
             func.count(),
             converted,
             went_out,
@@ -308,17 +381,27 @@ async def load_program_evidence(session: AsyncSession, now: datetime) -> dict[st
             | DECISIONS.c.outcome.in_(sorted(DELIVERED))
             | bought_first,
         )
-        .group_by(DECISIONS.c.program, DECISIONS.c.held_out, with_discount)
+        .group_by(
+            DECISIONS.c.program,
+            DECISIONS.c.repeat,
+            DECISIONS.c.held_out,
+            with_discount,
+            SENDS.c.channel,
+        )
     )
     evidence: dict[str, ProgramEvidence] = {}
-    for program, held_out, discounted, count, conversions, sent in rows:
-        found = evidence.setdefault(program, ProgramEvidence())
+    for program, repeat, held_out, discounted, channel, count, conversions, sent in rows:
+        found = evidence.setdefault(evidence_key(program, repeat=bool(repeat)), ProgramEvidence())
         count, conversions = int(count), int(conversions or 0)
         if held_out:
             found.held_out += count
             found.held_out_converted += conversions
             continue  # never messaged, whatever the outcome says (an order marks it converted)
         found.messages += int(sent or 0)
+        if sent and channel:
+            found.messages_by_channel[channel] = found.messages_by_channel.get(channel, 0) + int(
+                sent
+            )
         if discounted:
             found.discounted += count
             found.discounted_converted += conversions
@@ -331,8 +414,9 @@ async def load_program_evidence(session: AsyncSession, now: datetime) -> dict[st
 
 
 async def _opt_outs_after_messages(conn: Any, now: datetime) -> dict[str, int]:
-    """Per program, how many marketing opt-outs came within ``OPT_OUT_WINDOW`` of one of its
-    messages on that channel (each opt-out put down to the latest message before it)."""
+    """Per program (first reminders and repeats apart), how many marketing opt-outs came within
+    ``OPT_OUT_WINDOW`` of one of its messages on that channel (each opt-out put down to the
+    latest message before it)."""
     since = now - EVIDENCE_WINDOW
     revocations = (
         await conn.execute(
@@ -347,14 +431,23 @@ async def _opt_outs_after_messages(conn: Any, now: datetime) -> dict[str, int]:
         return {}
     sent: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
     for row in await conn.execute(
-        select(SENDS.c.customer_id, SENDS.c.channel, SENDS.c.sent_at, SENDS.c.program).where(
+        select(
+            SENDS.c.customer_id,
+            SENDS.c.channel,
+            SENDS.c.sent_at,
+            SENDS.c.program,
+            func.coalesce(DECISIONS.c.repeat, False).label("repeat"),
+        )
+        .select_from(SENDS.outerjoin(DECISIONS, DECISIONS.c.id == SENDS.c.decision_id))
+        .where(
             SENDS.c.customer_id.in_(sorted({r.customer_id for r in revocations})),
             SENDS.c.status == "sent",
             SENDS.c.purpose == ConsentPurpose.MARKETING.value,
             SENDS.c.sent_at > since - OPT_OUT_WINDOW,
         )
     ):
-        sent.setdefault((row.customer_id, row.channel), []).append((row.sent_at, row.program))
+        key = evidence_key(row.program, repeat=bool(row.repeat))
+        sent.setdefault((row.customer_id, row.channel), []).append((row.sent_at, key))
     counts: dict[str, int] = {}
     for revocation in revocations:
         at = revocation.occurred_at  # UTCDateTime columns read back aware

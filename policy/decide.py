@@ -19,7 +19,9 @@ from policy.action_choice import (
     EvidenceByProgram,
     ProgramEvidence,
     choose_action,
+    evidence_key,
     history_at_decision,
+    pooled,
     static_choice,
 )
 from policy.audiences import audience_facts, matches, parse_rule
@@ -36,6 +38,7 @@ from policy.next_best_action import (
     SendTimeChoice,
     choose_channel,
     choose_send_time,
+    response_ratio,
 )
 from policy.outcomes import cancel_send
 from policy.products import NoProductLookup, ProductLookup, with_purchase_categories
@@ -202,18 +205,15 @@ async def decide(
         covering = await _covering_send(
             session, customer_id, product_ids, action.program, settings, now
         )
-        if covering is not None:
+        if covering is not None and covering.held_out:
             details["covered_by"] = covering.model_dump(mode="json")
-            reasons = [
-                {
-                    "code": ReasonCode.ALREADY_MESSAGED.value,
-                    "blocking": True,
-                    "detail": f"{covering.program} about {', '.join(covering.product_ids)} "
-                    f"went to this customer {_ago(now - covering.at)} ago: a second message "
-                    "about the same products adds little while the first still works",
-                }
-            ]
+            reasons = [_episode_held_out(covering, now)]
             return await _log(session, base, "skipped", details, action, reasons=reasons)
+        if covering is not None:
+            # Another reminder about the same products: whether it pays is measured on repeats
+            # alone (their own holdout and arms), not assumed either way.
+            details["repeats"] = covering.model_dump(mode="json")
+            base["repeat"] = True
     if any(v.held_out for v in verdicts.values()):
         held = next(v for v in verdicts.values() if v.held_out)
         return await _log(
@@ -227,7 +227,31 @@ async def decide(
         ]
         return await _log(session, base, "suppressed", details, action, reasons=reasons)
 
+    traits = (await load_traits(session, [customer_id])).get(customer_id)
+    engagement = traits.channel_engagement if traits else {}
+    hours = traits.engagement_hours if traits else [0] * 24
+    if static and not requested:
+        fixed = settings.static.channel
+        if fixed not in eligible:
+            reasons = (
+                [{**r, "channel": fixed.value} for r in _reasons(verdicts[fixed]) if r["blocking"]]
+                if fixed in verdicts
+                else [
+                    {"code": "no_address", "blocking": True, "detail": f"no {fixed.value} address"}
+                ]
+            )
+            return await _log(session, base, "suppressed", details, action, reasons=reasons)
+        choice = ChannelChoice(channel=fixed, scores=[])
+    else:
+        choice = choose_channel(list(eligible), engagement, priors, rng)
+        # A channel the shopper asked on (or told us they prefer) wins when it may be used.
+        wanted = preferred or ctx.preferred_channel
+        if wanted in eligible and choice.channel != wanted:
+            choice = choice.model_copy(update={"channel": wanted})
     if not requested:
+        program_evidence = (evidence or {}).get(
+            evidence_key(action.program, repeat=bool(base.get("repeat"))), ProgramEvidence()
+        )
         percent = settings.static.discount_percent if static else settings.discount_percent
         discounted = action.model_copy(update={"discount_percent": percent})
         # Quiet hours or a full cap only delay the send: they do not make a discount unfit.
@@ -240,11 +264,13 @@ async def decide(
             if static
             else choose_action(
                 ctx,
-                (evidence or {}).get(action.program, ProgramEvidence()),
+                program_evidence,
                 settings,
                 rng,
                 discount_allowed=may_discount,
                 value_hint=_value_hint(content),
+                response=response_ratio(choice, priors, program_evidence.messages_by_channel),
+                shop_wide=pooled(evidence or {}),
             )
         )
         details["next_best_action"] = pick.model_dump(mode="json")
@@ -281,27 +307,6 @@ async def decide(
                 return await _log(session, base, "suppressed", details, action, reasons=reasons)
             await cancel_send(session, conflict.id, f"replaced by {action.program}")
 
-    traits = (await load_traits(session, [customer_id])).get(customer_id)
-    engagement = traits.channel_engagement if traits else {}
-    hours = traits.engagement_hours if traits else [0] * 24
-    if static and not requested:
-        fixed = settings.static.channel
-        if fixed not in eligible:
-            reasons = (
-                [{**r, "channel": fixed.value} for r in _reasons(verdicts[fixed]) if r["blocking"]]
-                if fixed in verdicts
-                else [
-                    {"code": "no_address", "blocking": True, "detail": f"no {fixed.value} address"}
-                ]
-            )
-            return await _log(session, base, "suppressed", details, action, reasons=reasons)
-        choice = ChannelChoice(channel=fixed, scores=[])
-    else:
-        choice = choose_channel(list(eligible), engagement, priors, rng)
-        # A channel the shopper asked on (or told us they prefer) wins when it may be used.
-        wanted = preferred or ctx.preferred_channel
-        if wanted in eligible and choice.channel != wanted:
-            choice = choice.model_copy(update={"channel": wanted})
     verdict = eligible[choice.channel]
     zone = customer_zone(ctx.timezone, ctx.phone, rules.quiet_hours.default_timezone)
     earliest = max(now, verdict.retry_at or now)
@@ -359,6 +364,17 @@ class _CoveringSend(BaseModel):
     program: str
     product_ids: list[str]
     at: datetime
+    held_out: bool = False
+
+
+def _episode_held_out(covering: _CoveringSend, now: datetime) -> dict[str, Any]:
+    return {
+        "code": ReasonCode.EPISODE_HELD_OUT.value,
+        "blocking": True,
+        "detail": f"{covering.program} about {', '.join(covering.product_ids)} held this "
+        f"customer out {_ago(now - covering.at)} ago: no reminder about the same products "
+        "until its window ends, so the holdout measures what reminding does",
+    }
 
 
 async def _covering_send(
@@ -371,14 +387,19 @@ async def _covering_send(
 ) -> _CoveringSend | None:
     """An abandonment reminder about any of these products (what it was about, not the
     alternatives it showed), from this program or one that comes before it, sent or on its way
-    within the attribution window: its effect is still counted, so another one now would
-    mostly add a message. A cart reminder still follows a browse reminder; a browse reminder
-    does not follow a cart reminder or itself."""
+    within the attribution window: another one now is a repeat, worth what repeats were
+    measured to add. A cart reminder after a browse reminder is a first; a browse reminder
+    after a cart reminder, or after itself, is a repeat.
+
+    A reminder held out covers too, and then nothing follows it: otherwise the browse reminder
+    two hours after a held-out cart reminder would reach the held-out shopper, and the cart
+    program's holdout would measure the browse reminder instead of nothing."""
     reminders = [kind.value for kind in REMINDERS]
     if not product_ids or program not in reminders:
         return None
     conn = await session.connection()
-    rows = await conn.execute(
+    since = now - ATTRIBUTION_WINDOW
+    sent = await conn.execute(
         select(SENDS.c.program, SENDS.c.product_ids, SENDS.c.created_at, DECISIONS.c.details)
         .select_from(SENDS.outerjoin(DECISIONS, DECISIONS.c.id == SENDS.c.decision_id))
         .where(
@@ -386,17 +407,32 @@ async def _covering_send(
             SENDS.c.program.in_(reminders),
             SENDS.c.status.in_(["pending", "sending", "sent"]),
             SENDS.c.purpose == ConsentPurpose.MARKETING.value,
-            SENDS.c.created_at > now - ATTRIBUTION_WINDOW,
+            SENDS.c.created_at > since,
         )
-        .order_by(SENDS.c.created_at.desc())
     )
+    held = await conn.execute(
+        select(
+            DECISIONS.c.program,
+            DECISIONS.c.product_ids,
+            DECISIONS.c.created_at,
+            DECISIONS.c.details,
+        ).where(
+            DECISIONS.c.customer_id == customer_id,
+            DECISIONS.c.program.in_(reminders),
+            DECISIONS.c.held_out.is_(True),
+            DECISIONS.c.created_at > since,
+        )
+    )
+    found = [(row, False) for row in sent] + [(row, True) for row in held]
     mine = _priority(settings, program)
     wanted = set(product_ids)
-    for row in rows:
+    for row, held_out in sorted(found, key=lambda f: f[0].created_at, reverse=True):
         about = (row.details or {}).get("trigger_product_ids") or row.product_ids or []
         shared = sorted(wanted & set(about))
         if shared and _priority(settings, row.program) <= mine:
-            return _CoveringSend(program=row.program, product_ids=shared, at=row.created_at)
+            return _CoveringSend(
+                program=row.program, product_ids=shared, at=row.created_at, held_out=held_out
+            )
     return None
 
 

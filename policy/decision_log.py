@@ -27,6 +27,7 @@ class DecisionView(BaseModel):
     verdict: str
     reasons: list[dict[str, Any]]
     held_out: bool
+    repeat: bool = False  # a reminder about products reminded of within the window
     variant: str | None = None  # the copy variant sent
     details: dict[str, Any]
     outcome: str | None

@@ -59,7 +59,7 @@ class Decisioning(_Strict):
         default=10.0, description="The discount an automated message may carry (within the ceiling)"
     )
     min_discount_sensitivity: float = Field(
-        default=0.05,
+        default=0.02,
         ge=0,
         le=1,
         description="Below this estimated change in purchase probability a discount is not "

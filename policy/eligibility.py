@@ -40,7 +40,8 @@ class ReasonCode(StrEnum):
     NOTHING_TO_SHOW = "nothing_to_show"
     NOT_IN_AUDIENCE = "not_in_audience"
     PROGRAM_CONFLICT = "program_conflict"
-    ALREADY_MESSAGED = "already_messaged"
+    ALREADY_MESSAGED = "already_messaged"  # logged before repeats were measured (0012)
+    EPISODE_HELD_OUT = "episode_held_out"
 
 
 class Action(BaseModel):

@@ -103,6 +103,34 @@ def choose_channel(
     return ChannelChoice(channel=best.channel, scores=scores)
 
 
+def response_ratio(
+    choice: ChannelChoice,
+    priors: Mapping[Channel, BetaPrior],
+    program_mix: Mapping[str, int],
+) -> float:
+    """How this customer's response rate on the chosen channel (their posterior mean) compares
+    with what the program's messages got on average (the population rate of each channel,
+    weighted by where the program's messages went). Bounded to 1/4..4: one click on a
+    customer's first message says something, not everything."""
+    score = next((s for s in choice.scores if s.channel == choice.channel), None)
+    if score is None:
+        return 1.0
+    mine = score.alpha / (score.alpha + score.beta)
+
+    def population(channel: Channel) -> float:
+        prior = priors.get(channel, DEFAULT_PRIORS[channel])
+        return prior.alpha / (prior.alpha + prior.beta)
+
+    known = {Channel(c): n for c, n in program_mix.items() if c in Channel._value2member_map_}
+    total = sum(known.values())
+    average = (
+        sum(n * population(c) for c, n in known.items()) / total
+        if total
+        else population(choice.channel)
+    )
+    return min(max(mine / average, 0.25), 4.0) if average > 0 else 1.0
+
+
 class SendTimeChoice(BaseModel):
     send_at: datetime
     local_hour: int

@@ -251,6 +251,11 @@ class Decision(SQLModel, table=True):
     verdict: str = Field(max_length=32, description="scheduled, suppressed or held_out")
     reasons: list[dict[str, Any]] = Field(default_factory=list, sa_type=PortableJSON)
     held_out: bool = False
+    repeat: bool = Field(
+        default=False,
+        description="A reminder about products this customer was reminded of within the "
+        "attribution window: measured apart from first reminders",
+    )
     variant: str | None = Field(default=None, max_length=32, description="The copy variant sent")
     details: dict[str, Any] = Field(default_factory=dict, sa_type=PortableJSON)
     outcome: str | None = Field(default=None, max_length=32)

@@ -51,6 +51,10 @@ def test_a_tiny_market_goes_through_the_real_paths(tmp_path: Path) -> None:
         # Decisions were logged by the real trigger worker, and sends reached the fake Twilio.
         assert policy["decisions"] > 0
         assert policy["messages_sent"] > 0
+        # What the simulator knows and the system can only estimate, and where it came from.
+        assert policy["caused_conversions"] <= policy["answered_orders"] <= policy["conversions"]
+        tallied = sum(counts[0] for counts in policy["responses"].values())
+        assert 0 < tallied <= policy["messages_sent"]
     static = result["policies"]["static_rules"]
     # The rule book: SMS only, the discount on every message the policy allows it on.
     assert static["messages_by_channel"]["whatsapp"] == 0

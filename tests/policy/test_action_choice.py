@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import random
 
-from policy.action_choice import DISCOUNT, MESSAGE, NOTHING, ProgramEvidence, choose_action
+from policy.action_choice import (
+    DISCOUNT,
+    MESSAGE,
+    NOTHING,
+    ProgramEvidence,
+    choose_action,
+    pooled,
+)
 from policy.context import CustomerContext
 from policy.decisioning import Decisioning
 
@@ -27,10 +34,25 @@ def shopper(*, learned: bool = False, **scores: float) -> CustomerContext:
     )
 
 
-def chosen(ctx: CustomerContext, evidence: ProgramEvidence, *, discount: bool = True) -> list[str]:
+def chosen(
+    ctx: CustomerContext,
+    evidence: ProgramEvidence,
+    *,
+    discount: bool = True,
+    response: float = 1.0,
+    shop_wide: ProgramEvidence | None = None,
+) -> list[str]:
     rng = random.Random(3)
     return [
-        choose_action(ctx, evidence, SETTINGS, rng, discount_allowed=discount).chosen.action
+        choose_action(
+            ctx,
+            evidence,
+            SETTINGS,
+            rng,
+            discount_allowed=discount,
+            response=response,
+            shop_wide=shop_wide,
+        ).chosen.action
         for _ in range(200)
     ]
 
@@ -60,13 +82,30 @@ def test_before_any_data_the_program_is_tried_not_silenced() -> None:
     assert picks.count(NOTHING) < 50
 
 
-def test_a_learned_sensitivity_decides_the_discount_within_what_the_policy_allows() -> None:
+def test_a_learned_sensitivity_decides_who_may_get_the_discount_that_was_measured_to_work() -> None:
+    works = PROVEN.model_copy(update={"discounted": 2000, "discounted_converted": 700})
     sensitive = shopper(purchase_propensity_7d=0.05, discount_sensitivity=0.3, learned=True)
-    assert chosen(sensitive, PROVEN).count(DISCOUNT) > 190
+    assert chosen(sensitive, works).count(DISCOUNT) > 190
     indifferent = shopper(purchase_propensity_7d=0.05, discount_sensitivity=0.01, learned=True)
-    assert chosen(indifferent, PROVEN).count(DISCOUNT) == 0
+    assert chosen(indifferent, works).count(DISCOUNT) == 0
+    # However sensitive the model says someone is, a discount measured to change nothing is
+    # not worth its cost.
+    pointless = PROVEN.model_copy(update={"discounted": 2000, "discounted_converted": 240})
+    assert chosen(sensitive, pointless).count(DISCOUNT) < 10
     # A full-price buyer, or a ceiling of zero: the policy says no, whatever the estimate.
-    assert chosen(sensitive, PROVEN, discount=False).count(DISCOUNT) == 0
+    assert chosen(sensitive, works, discount=False).count(DISCOUNT) == 0
+
+
+def test_who_answers_messages_gains_from_them_who_never_does_is_left_alone() -> None:
+    """A program that barely pays on average: worth it for a customer who clicks three times
+    as often as most, not for one who answers a quarter as often."""
+    marginal = ProgramEvidence(
+        treated=20000, treated_converted=1100, held_out=4000, held_out_converted=200
+    )
+    customer = shopper(purchase_propensity_7d=0.05)
+    assert chosen(customer, marginal, discount=False).count(NOTHING) > 190
+    assert chosen(customer, marginal, discount=False, response=3.0).count(MESSAGE) > 190
+    assert chosen(customer, marginal, discount=False, response=0.25).count(NOTHING) > 190
 
 
 def test_before_the_model_the_discount_is_tried_then_judged_on_what_it_changed() -> None:
@@ -78,6 +117,24 @@ def test_before_the_model_the_discount_is_tried_then_judged_on_what_it_changed()
     # As many buy without it: a discount only gives margin away.
     pointless = PROVEN.model_copy(update={"discounted": 2000, "discounted_converted": 240})
     assert chosen(customer, pointless).count(DISCOUNT) < 10
+
+
+def test_a_program_borrows_what_the_others_measured_of_the_discount() -> None:
+    """Its own few discounted messages were unlucky (1 of 15 bought); across the shop a
+    discount lifted conversion from 12% to 35%: the program keeps offering it."""
+    unlucky = PROVEN.model_copy(update={"discounted": 15, "discounted_converted": 1})
+    customer = shopper(purchase_propensity_7d=0.05)
+    assert chosen(customer, unlucky).count(DISCOUNT) < 30  # on its own evidence: given up
+    others = ProgramEvidence(
+        treated=3000, treated_converted=360, discounted=3000, discounted_converted=1050
+    )
+    shop = pooled({"cart_abandoned": unlucky, "browse_abandoned": others})
+    assert shop.discounted == 3015 and shop.treated == 5000
+    assert chosen(customer, unlucky, shop_wide=shop).count(DISCOUNT) > 150
+    # And where discounts were measured to change nothing, borrowing does not invent a lift.
+    flat = others.model_copy(update={"discounted_converted": 360})
+    flat_shop = pooled({"cart_abandoned": unlucky, "browse_abandoned": flat})
+    assert chosen(customer, unlucky, shop_wide=flat_shop).count(DISCOUNT) < 30
 
 
 def test_messages_that_drive_opt_outs_are_not_worth_a_valuable_customer() -> None:

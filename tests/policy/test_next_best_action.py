@@ -12,9 +12,11 @@ import pytest
 from policy.guardrails import QuietHours
 from policy.next_best_action import (
     DEFAULT_PRIORS,
+    BetaPrior,
     choose_channel,
     choose_send_time,
     population_prior,
+    response_ratio,
 )
 from profile_store.models import Channel
 
@@ -50,6 +52,22 @@ def test_population_prior_comes_from_everyone() -> None:
     assert priors[TG].alpha + priors[TG].beta == pytest.approx(20)
     assert priors[SMS] == DEFAULT_PRIORS[SMS]  # too little data: keep the default
     assert picks({}, 500) != Counter()
+
+
+def test_the_response_ratio_compares_the_customer_with_the_programs_messages() -> None:
+    """WhatsApp answered twice as often as SMS by everyone; a program whose messages all went
+    on SMS: a new customer reached on WhatsApp is worth about twice its average message, one
+    who answered their SMS every time much more, but never past the bound."""
+    priors = {**DEFAULT_PRIORS, SMS: BetaPrior(alpha=2, beta=18), WA: BetaPrior(alpha=4, beta=16)}
+    new = choose_channel([WA], {}, priors, random.Random(1))
+    assert response_ratio(new, priors, {"sms": 50}) == pytest.approx(2.0)
+    assert response_ratio(new, priors, {"sms": 50, "whatsapp": 50}) == pytest.approx(4 / 3)
+    # No message yet to compare with: the channel's own population rate.
+    assert response_ratio(new, priors, {}) == pytest.approx(1.0)
+    keen = choose_channel([SMS], {"sms": {"sent": 6, "clicked": 6}}, priors, random.Random(1))
+    assert response_ratio(keen, priors, {"sms": 50}) == pytest.approx((8 / 26) / 0.1)
+    silent = choose_channel([SMS], {"sms": {"sent": 60, "clicked": 0}}, priors, random.Random(1))
+    assert response_ratio(silent, priors, {"sms": 50}) == 0.25
 
 
 def test_no_eligible_channel_is_an_error() -> None:

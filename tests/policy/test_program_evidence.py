@@ -10,14 +10,25 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from policy.action_choice import DISCOUNT, MESSAGE, PURCHASE_CANCELLATION, load_program_evidence
+from policy.action_choice import (
+    DISCOUNT,
+    MESSAGE,
+    PURCHASE_CANCELLATION,
+    evidence_key,
+    load_program_evidence,
+)
 from profile_store.models import Consent, Customer, Decision, ScheduledSend
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 def decision(
-    i: int, *, action: str = MESSAGE, held_out: bool = False, outcome: str | None
+    i: int,
+    *,
+    action: str = MESSAGE,
+    held_out: bool = False,
+    outcome: str | None,
+    repeat: bool = False,
 ) -> dict[str, Any]:
     return {
         "id": f"dec_{i}",
@@ -30,6 +41,7 @@ def decision(
         "verdict": "held_out" if held_out else "scheduled",
         "reasons": [],
         "held_out": held_out,
+        "repeat": repeat,
         "details": {},
         "outcome": outcome,
         "outcome_reasons": [],
@@ -72,6 +84,9 @@ async def test_evidence_counts_each_arm_the_moot_reminders_and_the_opt_outs(
         decision(5, action=DISCOUNT, outcome="sent"),
         decision(6, held_out=True, outcome="held_out"),
         decision(7, held_out=True, outcome="converted"),
+        # Second reminders about the same products: counted apart.
+        decision(8, outcome="converted", repeat=True),
+        decision(9, held_out=True, outcome="held_out", repeat=True),
     ]
     sends = [
         send(0, "sent", sent=True),
@@ -80,6 +95,7 @@ async def test_evidence_counts_each_arm_the_moot_reminders_and_the_opt_outs(
         send(3, "cancelled", last_error="cancelled: cart emptied"),
         send(4, "sent", sent=True),
         send(5, "sent", sent=True),
+        send(8, "sent", sent=True),
     ]
     async with sessions() as session, session.begin():
         conn = await session.connection()
@@ -93,7 +109,7 @@ async def test_evidence_counts_each_arm_the_moot_reminders_and_the_opt_outs(
                     "attributes": {},
                     "field_times": {},
                 }
-                for i in range(8)
+                for i in range(10)
             ],
         )
         await conn.execute(insert(Decision.__table__), decisions)  # type: ignore[attr-defined]
@@ -113,8 +129,14 @@ async def test_evidence_counts_each_arm_the_moot_reminders_and_the_opt_outs(
             ],
         )
     async with sessions() as session:
-        evidence = (await load_program_evidence(session, NOW))["cart_abandoned"]
+        by_program = await load_program_evidence(session, NOW)
+    evidence = by_program["cart_abandoned"]
     assert (evidence.treated, evidence.treated_converted) == (3, 2)
     assert (evidence.discounted, evidence.discounted_converted) == (2, 1)
     assert (evidence.held_out, evidence.held_out_converted) == (2, 1)
     assert (evidence.messages, evidence.opted_out) == (4, 1)
+    assert evidence.messages_by_channel == {"sms": 4}
+    repeats = by_program[evidence_key("cart_abandoned", repeat=True)]
+    assert (repeats.treated, repeats.treated_converted) == (1, 1)
+    assert (repeats.held_out, repeats.held_out_converted) == (1, 0)
+    assert (repeats.messages, repeats.opted_out) == (1, 0)

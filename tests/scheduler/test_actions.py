@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 import scheduler.sender
+from policy.action_choice import ProgramEvidence, evidence_key
 from policy.eligibility import Action, Verdict, evaluate
 from policy.watches import FollowUpKind, ProductState, fire_watches
 from profile_store.clock import ShiftedClock
@@ -156,10 +157,54 @@ async def test_a_reminder_asked_for_still_comes_after_the_product_is_bought(
     assert evaluated[0].promotion is False
 
 
-async def test_one_message_per_product_while_the_first_still_works(stocked: Shop) -> None:
-    """A view then a cart of the same boot: the cart reminder goes, the browse reminder that
-    would follow it two hours later about the same boot does not (and says why)."""
+async def test_a_second_reminder_about_the_same_product_is_judged_as_a_repeat(
+    stocked: Shop,
+) -> None:
+    """A view then a cart of the same boot: the browse reminder two hours after the cart
+    reminder is a repeat, valued on what repeats were measured to add; where they were shown
+    not to pay (fewer bought after one than without), it is not sent."""
     shop = stocked
+    await shop.post(*opted_in(ANN, T0 - timedelta(days=1), "telegram"))
+    await shop.post(
+        ev("product_viewed", ANN, T0, product_id="boot-1"),
+        ev("added_to_cart", ANN, T0, product_id="boot-1", price=120.0, currency="USD"),
+    )
+    shop.container.scheduler._evidence = {
+        evidence_key("browse_abandoned", repeat=True): ProgramEvidence(
+            treated=20000,
+            treated_converted=800,
+            discounted=20000,
+            discounted_converted=800,
+            held_out=4000,
+            held_out_converted=200,
+        )
+    }
+    shop.container.scheduler._priors_at = T0 + timedelta(days=30)  # keep that evidence
+    for hours in (1, 3, 15):
+        await shop.run(T0 + timedelta(hours=hours))
+    decisions = {d["program"]: d for d in await shop.decisions(PHONE)}
+    first = decisions["cart_abandoned"]
+    assert (first["verdict"], first["repeat"]) == ("scheduled", False)
+    browse = decisions["browse_abandoned"]
+    assert browse["repeat"] is True
+    assert browse["details"]["repeats"]["program"] == "cart_abandoned"
+    assert (browse["verdict"], browse["action"]) == ("skipped", "do_nothing")
+    assert [s.program for s in shop.outbox.sent] == ["cart_abandoned"]
+
+
+async def test_a_held_out_cart_reminder_holds_out_the_browse_reminder_after_it(
+    stocked: Shop,
+) -> None:
+    """Held out of the cart reminder, the shopper gets no browse reminder about the same boot
+    two hours later either: else the cart program's holdout would measure that reminder, not
+    what doing nothing does. A boot they did not cart is still reminded of."""
+    shop = stocked
+    rules = shop.container.guardrails
+    cart = rules.program("cart_abandoned").model_copy(update={"holdout_percent": 100})
+    browse = rules.program("browse_abandoned").model_copy(update={"holdout_percent": 0})
+    shop.container.guardrails = rules.model_copy(
+        update={"programs": {**rules.programs, "cart_abandoned": cart, "browse_abandoned": browse}}
+    )
     await shop.post(*opted_in(ANN, T0 - timedelta(days=1), "telegram"))
     await shop.post(
         ev("product_viewed", ANN, T0, product_id="boot-1"),
@@ -168,12 +213,18 @@ async def test_one_message_per_product_while_the_first_still_works(stocked: Shop
     for hours in (1, 3, 15):
         await shop.run(T0 + timedelta(hours=hours))
     decisions = {d["program"]: d for d in await shop.decisions(PHONE)}
-    assert decisions["cart_abandoned"]["verdict"] == "scheduled"
-    browse = decisions["browse_abandoned"]
-    assert browse["verdict"] == "skipped"
-    (reason,) = browse["reasons"]
-    assert reason["code"] == "already_messaged" and "cart_abandoned" in reason["detail"]
-    assert [s.program for s in shop.outbox.sent] == ["cart_abandoned"]
+    assert decisions["cart_abandoned"]["verdict"] == "held_out"
+    browse_decision = decisions["browse_abandoned"]
+    assert (browse_decision["verdict"], browse_decision["held_out"]) == ("skipped", False)
+    (reason,) = browse_decision["reasons"]
+    assert reason["code"] == "episode_held_out" and "cart_abandoned" in reason["detail"]
+    assert shop.outbox.sent == []
+
+    later = T0 + timedelta(days=1)
+    await shop.post(ev("product_viewed", ANN, later, product_id="boot-2"))
+    for hours in (3, 15, 40, 72):  # whatever hour the scheduler picked
+        await shop.run(later + timedelta(hours=hours))
+    assert [s.program for s in shop.outbox.sent] == ["browse_abandoned"]
 
 
 async def test_a_cart_reminder_still_follows_a_browse_reminder(stocked: Shop) -> None:
