@@ -494,17 +494,16 @@ class PolicyRun:
                 cart = self.open_cart.get(shopper.index)
                 if since is not None and (cart is None or cart[2] != since):
                     continue  # bought already (a message got there first) or a newer cart
-                if since is None and "code" in due.data:  # in answer to a message
-                    if cart is None and self.last_viewed.get(shopper.index) is None:
-                        continue
-                    self.answered += 1
-                    self.caused += (cart is None) or (shopper.index, cart[2]) not in (
-                        self.pending_natural
-                    )
+                bought_anyway = cart is not None and (shopper.index, cart[2]) in (
+                    self.pending_natural
+                )
                 # Answering a message: what is in the cart, else what was viewed last.
                 cart = cart or self.last_viewed.get(shopper.index)
                 if cart is None:
                     continue
+                if since is None and "code" in due.data:  # in answer to a message
+                    self.answered += 1
+                    self.caused += not bought_anyway
                 events.append(self._order(shopper, due.at, cart, due.data.get("code")))
             elif due.kind == "click":
                 await _flush(http, events)

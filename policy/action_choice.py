@@ -159,7 +159,7 @@ def choose_action(
     coded = _posterior(
         _discount_prior(plain, shop_wide), evidence.discounted, evidence.discounted_converted
     )
-    held_mean = held[0] / (held[0] + held[1])
+    held_mean = _mean(held)
     p0 = _clamp(ctx.scores.get("purchase_propensity_7d", held_mean))
     headroom = (1 - p0) / max(1 - held_mean, 1e-6)
     draws = []

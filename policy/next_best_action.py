@@ -121,7 +121,8 @@ def response_ratio(
         prior = priors.get(channel, DEFAULT_PRIORS[channel])
         return prior.alpha / (prior.alpha + prior.beta)
 
-    known = {Channel(c): n for c, n in program_mix.items() if c in Channel._value2member_map_}
+    names = {c.value for c in Channel}
+    known = {Channel(c): n for c, n in program_mix.items() if c in names}
     total = sum(known.values())
     average = (
         sum(n * population(c) for c, n in known.items()) / total
