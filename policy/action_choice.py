@@ -17,8 +17,9 @@ value over doing nothing, in the shop's currency:
   Beta posterior whose prior is the program's plain message plus the discount's lift over all
   programs, so a discount is tried and measured rather than assumed to help or not, and a
   program with few discounted messages borrows what the others measured); once the
-  discount-response model is fitted, only customers whose ``discount_sensitivity`` clears
-  ``min_discount_sensitivity`` may be offered it. It costs the discount on the order;
+  discount-response model is fitted, it is ruled out for a customer the model is confident
+  (its posterior, ``SKIP_CONFIDENCE``) gains less than ``min_discount_sensitivity`` from it.
+  It costs the discount on the order;
 - a sale earns its order value times ``decisioning.gross_margin``; a discount gives away its
   percentage of every discounted order, including the ones that would have come anyway;
 - every message costs ``decisioning.message_cost`` plus its risk of an opt-out: the share of
@@ -55,6 +56,8 @@ from profile_store.models import (
     Decision,
     ScheduledSend,
 )
+from profile_store.scoring import discount_logit
+from profile_store.scoring.discount_logit import LogitParams
 
 DECISIONS = Decision.__table__  # type: ignore[attr-defined]
 SENDS = ScheduledSend.__table__  # type: ignore[attr-defined]
@@ -149,11 +152,14 @@ def choose_action(
     value_hint: float | None = None,
     response: float = 1.0,
     shop_wide: ProgramEvidence | None = None,
+    discount_model: LogitParams | None = None,
+    history: HistoryAtDecision | None = None,
 ) -> ActionChoice:
     """``response``: how much more than the program's messages on average this customer
     responds on the channel chosen for them (``next_best_action.response_ratio``);
     ``shop_wide``: every program's evidence together (``pooled``), where a discount's effect
-    is first learned."""
+    is first learned; ``discount_model`` and ``history``: the fitted discount-response model
+    and this customer's order history now, to draw their sensitivity from (``_discount_gate``)."""
     held = _posterior(PRIOR_HOLDOUT, evidence.held_out, evidence.held_out_converted)
     plain = _posterior(PRIOR_TREATED, evidence.treated, evidence.treated_converted)
     coded = _posterior(
@@ -174,8 +180,6 @@ def choose_action(
     value = order_value(ctx, value_hint)
     margin = settings.gross_margin
     percent = settings.discount_percent
-    learned = "discount_sensitivity" in ctx.learned_scores
-    sensitivity = ctx.scores.get("discount_sensitivity", 0.0)
     opt_out = _posterior(PRIOR_OPT_OUT, evidence.messages, evidence.opted_out)
     at_stake = margin * ctx.scores.get("expected_value_90d", value)
     costs = [settings.message_cost + rng.betavariate(*opt_out) * at_stake for _ in draws]
@@ -213,14 +217,20 @@ def choose_action(
         ),
     ]
     if percent > 0:
-        allowed, why = _discount_gate(ctx, settings, discount_allowed=discount_allowed)
+        allowed, gate = _discount_gate(
+            ctx,
+            settings,
+            rng,
+            discount_allowed=discount_allowed,
+            model=discount_model,
+            history=history,
+        )
+        why = gate
         if allowed:
             why = (
                 f"measured on this program: {evidence.discounted} messages with a discount, "
                 f"{evidence.treated} without (lift {mean(lambda d: d[1] - d[0]):+.3f})"
-            )
-            if learned:
-                why += f"; learned discount sensitivity {sensitivity:+.3f} passes the floor"
+            ) + (f"; {gate}" if gate else "")
         candidates.append(
             _candidate(
                 DISCOUNT,
@@ -283,18 +293,41 @@ def _scaled(beta: tuple[float, float], weight: float) -> tuple[float, float]:
 
 
 def _discount_gate(
-    ctx: CustomerContext, settings: Decisioning, *, discount_allowed: bool
+    ctx: CustomerContext,
+    settings: Decisioning,
+    rng: random.Random,
+    *,
+    discount_allowed: bool,
+    model: LogitParams | None,
+    history: HistoryAtDecision | None,
 ) -> tuple[bool, str]:
-    """Whether a discount may be considered at all for this customer, and if not, why."""
+    """Whether a discount may be considered at all for this customer, and why (or why not).
+
+    With the fitted model and its posterior at hand, a discount is ruled out only when the
+    model is confident (``SKIP_CONFIDENCE`` of its draws) that it changes less than the floor:
+    where it is unsure, the discount's measured arm decides, and the model gets to see what a
+    discount does for such customers. Without it, the stored point estimate decides."""
     if not discount_allowed:
         return False, "not offered: the policy does not allow a discount here"
+    floor = settings.min_discount_sensitivity
+    if model is not None and model.covariance is not None and history is not None:
+        base = discount_logit.features(
+            history.orders, history.discounted_orders, history.last_order_days
+        )
+        draws = discount_logit.sampled_uplifts(model, base, rng, DRAWS)
+        below = sum(1 for d in draws if d < floor) / DRAWS
+        told = (
+            f"sensitivity {discount_logit.uplift(model, base):+.3f}, below {floor:g} in "
+            f"{below:.0%} of the model's draws"
+        )
+        if below >= SKIP_CONFIDENCE:
+            return False, f"not offered: {told}"
+        return True, told
     if "discount_sensitivity" in ctx.learned_scores:
         sensitivity = ctx.scores.get("discount_sensitivity", 0.0)
-        if sensitivity < settings.min_discount_sensitivity:
-            return False, (
-                f"not offered: sensitivity {sensitivity:.2f} is below "
-                f"{settings.min_discount_sensitivity:g}"
-            )
+        if sensitivity < floor:
+            return False, f"not offered: sensitivity {sensitivity:.2f} is below {floor:g}"
+        return True, f"learned discount sensitivity {sensitivity:+.3f} passes the floor"
     return True, ""  # a full-price buyer is the eligibility rules' to refuse (``discounts``)
 
 

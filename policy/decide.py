@@ -35,16 +35,16 @@ from policy.messages import default_variants
 from policy.next_best_action import (
     BetaPrior,
     ChannelChoice,
-    SendTimeChoice,
     choose_channel,
-    choose_send_time,
     response_ratio,
 )
 from policy.outcomes import cancel_send
 from policy.products import NoProductLookup, ProductLookup, with_purchase_categories
+from policy.send_time import HourProfile, SendTimeChoice, choose_send_time
 from policy.triggers import ATTRIBUTION_WINDOW, REMINDERS
 from policy.variants import VariantStats, choose_variant, for_locale
 from profile_store.models import Channel, ConsentPurpose, Decision, ScheduledSend, new_id
+from profile_store.scoring.discount_logit import LogitParams
 from profile_store.trait_store import load_traits
 
 DECISIONS = Decision.__table__  # type: ignore[attr-defined]
@@ -126,12 +126,16 @@ async def decide(
     details_of_trigger: dict[str, Any] | None = None,
     variant_stats: VariantStats | None = None,
     evidence: EvidenceByProgram | None = None,
+    shop_hours: HourProfile | None = None,
+    discount_model: LogitParams | None = None,
 ) -> DecisionPlan:
     """``requested``: the shopper asked for it (a follow-up); ``note`` their words for it;
     ``preferred``: the channel they asked it on, chosen when it is eligible; ``channels``: the
     ones this deployment can send on (None: all); ``products``: the catalog (what to show, and
     categories); ``details_of_trigger``: a watch's terms (size, price when asked);
-    ``variant_stats``: how each copy variant did."""
+    ``variant_stats``: how each copy variant did; ``shop_hours``: when the shop's customers
+    engage, by local hour, the prior for a customer's own send time; ``discount_model``: the
+    fitted discount-response model, to draw each customer's sensitivity from."""
     lookup = products or NoProductLookup()
     ctx = await load_context(session, customer_id, at=now)
     ctx = (await with_purchase_categories({customer_id: ctx}, lookup))[customer_id]
@@ -253,6 +257,7 @@ async def decide(
             evidence_key(action.program, repeat=bool(base.get("repeat"))), ProgramEvidence()
         )
         percent = settings.static.discount_percent if static else settings.discount_percent
+        history = history_at_decision(ctx, now)
         discounted = action.model_copy(update={"discount_percent": percent})
         # Quiet hours or a full cap only delay the send: they do not make a discount unfit.
         may_discount = percent > 0 and any(
@@ -271,10 +276,12 @@ async def decide(
                 value_hint=_value_hint(content),
                 response=response_ratio(choice, priors, program_evidence.messages_by_channel),
                 shop_wide=pooled(evidence or {}),
+                discount_model=discount_model,
+                history=history,
             )
         )
         details["next_best_action"] = pick.model_dump(mode="json")
-        details["customer_at_decision"] = history_at_decision(ctx, now).model_dump(mode="json")
+        details["customer_at_decision"] = history.model_dump(mode="json")
         base["action"] = pick.chosen.action
         if pick.chosen.action == NOTHING:
             reasons = [
@@ -320,7 +327,7 @@ async def decide(
             reason="when the shopper asked for it" if requested else "static rules: at once",
         )
     else:
-        timing = choose_send_time(hours, zone, rules.quiet_hours, earliest)
+        timing = choose_send_time(hours, zone, rules.quiet_hours, earliest, shop=shop_hours)
     variants = for_locale(
         program.variants or default_variants(action.program),
         ctx.locale,

@@ -62,8 +62,9 @@ class Decisioning(_Strict):
         default=0.02,
         ge=0,
         le=1,
-        description="Below this estimated change in purchase probability a discount is not "
-        "offered: the shopper buys anyway, or not at all",
+        description="Below this change in purchase probability (drawn from the discount "
+        "model's posterior at each decision) a discount is not offered: the shopper buys "
+        "anyway, or not at all",
     )
     priority: list[str] = Field(
         default_factory=lambda: [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from datetime import datetime, time, timedelta
 
@@ -12,13 +13,24 @@ from profile_store import clock
 
 
 def customer_zone(stored: str | None, phone: str | None, default: str) -> zoneinfo.ZoneInfo:
-    for candidate in (stored, _zone_of_phone(phone), default):
-        if candidate:
-            try:
-                return zoneinfo.ZoneInfo(candidate)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                continue
-    return zoneinfo.ZoneInfo("UTC")
+    # ``or`` on purpose: the phone is parsed only when no valid zone is stored.
+    return _valid(stored) or _valid(_zone_of_phone(phone)) or _valid(default) or _zone("UTC")
+
+
+def _valid(name: str | None) -> zoneinfo.ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return _zone(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+@functools.cache
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    """ZoneInfo keeps only a few zones alive; a number spanning many (+1 alone spans dozens)
+    would otherwise re-read their files at each look (a few hundred names in all)."""
+    return zoneinfo.ZoneInfo(name)
 
 
 def _zone_of_phone(phone: str | None) -> str | None:
@@ -42,7 +54,7 @@ def _zone_of_phone(phone: str | None) -> str | None:
     offsets = set()
     for name in zones:
         try:
-            offsets.add(now.astimezone(zoneinfo.ZoneInfo(name)).utcoffset())
+            offsets.add(now.astimezone(_zone(name)).utcoffset())
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             return None
     return zones[0] if len(offsets) == 1 else None

@@ -1,24 +1,20 @@
-"""Next-best-action: which eligible channel, and at what hour.
+"""Next-best-action: which eligible channel.
 
 Channel: Thompson sampling over a Beta posterior of each channel's response rate (clicks and
 replies per message sent), starting from a population prior, so a new customer gets the channel
 that works for most people and a known one the channel that works for them, while every channel
 keeps a chance to prove itself.
 
-Send time: the customer's own engagement hours, within allowed hours, not too far away.
+Send time is chosen in ``policy.send_time``.
 """
 
 from __future__ import annotations
 
 import random
-import zoneinfo
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field
 
-from policy.guardrails import QuietHours
-from policy.local_time import in_window
 from profile_store.models import Channel
 
 
@@ -130,50 +126,3 @@ def response_ratio(
         else population(choice.channel)
     )
     return min(max(mine / average, 0.25), 4.0) if average > 0 else 1.0
-
-
-class SendTimeChoice(BaseModel):
-    send_at: datetime
-    local_hour: int
-    score: float
-    reason: str
-
-
-def choose_send_time(
-    engagement_hours_utc: Sequence[int],
-    zone: zoneinfo.ZoneInfo,
-    quiet: QuietHours,
-    earliest: datetime,
-    horizon: timedelta = timedelta(hours=24),
-    half_life: timedelta = timedelta(hours=12),
-) -> SendTimeChoice:
-    """The hour, from ``earliest`` to ``earliest + horizon``, where this customer engages most,
-    outside quiet hours; waiting is discounted (half the value every ``half_life``) so a reminder
-    is not pushed to tomorrow for a slightly better hour."""
-    total = sum(engagement_hours_utc)
-    best: SendTimeChoice | None = None
-    start = earliest.astimezone(UTC)
-    slot = start
-    while slot < start + horizon:
-        local = slot.astimezone(zone)
-        if not in_window(local.time(), quiet.start, quiet.end):
-            # Laplace smoothing: with no history every allowed hour is equal, so soonest wins.
-            activity = (engagement_hours_utc[slot.hour] + 1) / (total + 24)
-            wait = (slot - start) / half_life
-            score = activity * 0.5**wait
-            if best is None or score > best.score:
-                best = SendTimeChoice(
-                    send_at=slot,
-                    local_hour=local.hour,
-                    score=round(score, 6),
-                    reason=(
-                        f"{engagement_hours_utc[slot.hour]} of {total} engagements at this hour"
-                        if total
-                        else "no engagement history: the first allowed hour"
-                    ),
-                )
-        # Next whole hour (the first slot keeps earliest's minutes).
-        slot = (slot + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
-    if best is None:
-        raise ValueError("no allowed hour within the horizon: quiet hours cover all of it")
-    return best

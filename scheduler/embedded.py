@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Select, exists, or_, select, update
+from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,15 +24,27 @@ from policy.action_choice import ProgramEvidence, load_program_evidence
 from policy.copywriting import CopyWriter
 from policy.decide import decide
 from policy.guardrails import Guardrails
+from policy.local_time import customer_zone
 from policy.next_best_action import DEFAULT_PRIORS, BetaPrior, population_prior
 from policy.products import ProductLookup
+from policy.send_time import HourProfile, shop_hours
 from policy.triggers import arm_win_back
 from policy.variants import load_variant_stats
 from policy.watches import follow_up_terms
 from profile_store import clock
 from profile_store.database import run_transaction, transaction
 from profile_store.leases import claim_statement, new_token
-from profile_store.models import Channel, CustomerTraits, ScheduledSend, TriggerTimer
+from profile_store.models import (
+    Channel,
+    Customer,
+    CustomerTraits,
+    Identity,
+    IdentityKind,
+    ScheduledSend,
+    TriggerTimer,
+)
+from profile_store.scoring.discount_logit import LogitParams
+from profile_store.scoring.store import live_params
 from profile_store.write_lock import DatabaseBusy
 from scheduler.dispatch import Dispatcher
 from scheduler.links import TrackedLinks
@@ -43,6 +55,8 @@ log = structlog.get_logger(__name__)
 TIMERS = TriggerTimer.__table__  # type: ignore[attr-defined]
 SENDS = ScheduledSend.__table__  # type: ignore[attr-defined]
 TRAITS = CustomerTraits.__table__  # type: ignore[attr-defined]
+CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+IDENTITIES = Identity.__table__  # type: ignore[attr-defined]
 PRIOR_SAMPLE = 20_000
 PRIOR_REFRESH = timedelta(minutes=10)
 WIN_BACK_SWEEP = timedelta(minutes=1)
@@ -86,6 +100,8 @@ class EmbeddedScheduler:
         self._evidence: dict[str, ProgramEvidence] = {}
         self._priors: dict[Channel, BetaPrior] = dict(DEFAULT_PRIORS)
         self._priors_at: datetime | None = None
+        self._shop_hours: HourProfile | None = None
+        self._discount_model: LogitParams | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._swept_at: datetime | None = None
@@ -195,6 +211,8 @@ class EmbeddedScheduler:
                 details_of_trigger=dict(claimed.details or {}),
                 variant_stats=self._variant_stats,
                 evidence=self._evidence,
+                shop_hours=self._shop_hours,
+                discount_model=self._discount_model,
                 **follow_up_terms(claimed.details),
             )
             if plan.verdict == "scheduled":
@@ -278,10 +296,46 @@ class EmbeddedScheduler:
         self._priors_at = now
         async with self._readers() as session:  # a read: no write lock, not in the writers' queue
             conn = await session.connection()
-            rows = await conn.execute(
-                select(TRAITS.c.data).order_by(TRAITS.c.updated_at.desc()).limit(PRIOR_SAMPLE)
-            )
+            rows = (
+                await conn.execute(
+                    select(TRAITS.c.data, CUSTOMERS.c.timezone, _any_phone().label("phone"))
+                    .join(CUSTOMERS, CUSTOMERS.c.id == TRAITS.c.customer_id)
+                    .order_by(TRAITS.c.updated_at.desc())
+                    .limit(PRIOR_SAMPLE)
+                )
+            ).all()
             everyone = [row.data.get("channel_engagement", {}) for row in rows]
             self._variant_stats = await load_variant_stats(session, now)
             self._evidence = await load_program_evidence(session, now)
+            self._discount_model = (await live_params(conn)).discount
+        default_zone = self._rules().quiet_hours.default_timezone
+        # Zones (phone numbers parsed where none is stored) and a fit over up to PRIOR_SAMPLE
+        # customers: a few hundred ms, off the event loop.
+        self._shop_hours = await asyncio.to_thread(_shop_hours, rows, default_zone, now)
         self._priors = population_prior(everyone)
+
+
+def _shop_hours(rows: Sequence[Any], default_zone: str, now: datetime) -> HourProfile | None:
+    return shop_hours(
+        (
+            (
+                row.data.get("engagement_hours") or [0] * 24,
+                customer_zone(row.timezone, row.phone, default_zone),
+            )
+            for row in rows
+        ),
+        now,
+    )
+
+
+def _any_phone() -> Any:
+    """One of the customer's phone numbers: where no timezone is stored, the zone the decision
+    will use comes from it, and the shop's hours must be counted in that same zone."""
+    return (
+        select(func.min(IDENTITIES.c.value))
+        .where(
+            IDENTITIES.c.customer_id == TRAITS.c.customer_id,
+            IDENTITIES.c.kind == IdentityKind.PHONE.value,
+        )
+        .scalar_subquery()
+    )

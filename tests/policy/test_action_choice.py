@@ -8,12 +8,14 @@ from policy.action_choice import (
     DISCOUNT,
     MESSAGE,
     NOTHING,
+    HistoryAtDecision,
     ProgramEvidence,
     choose_action,
     pooled,
 )
 from policy.context import CustomerContext
 from policy.decisioning import Decisioning
+from profile_store.scoring.discount_logit import LogitParams
 
 # A program that works: 12% of messaged customers bought, 5% of held-out ones.
 PROVEN = ProgramEvidence(treated=2000, treated_converted=240, held_out=400, held_out_converted=20)
@@ -41,6 +43,7 @@ def chosen(
     discount: bool = True,
     response: float = 1.0,
     shop_wide: ProgramEvidence | None = None,
+    model: LogitParams | None = None,
 ) -> list[str]:
     rng = random.Random(3)
     return [
@@ -52,6 +55,8 @@ def chosen(
             discount_allowed=discount,
             response=response,
             shop_wide=shop_wide,
+            discount_model=model,
+            history=HistoryAtDecision(orders=2, discounted_orders=0, last_order_days=30.0),
         ).chosen.action
         for _ in range(200)
     ]
@@ -94,6 +99,23 @@ def test_a_learned_sensitivity_decides_who_may_get_the_discount_that_was_measure
     assert chosen(sensitive, pointless).count(DISCOUNT) < 10
     # A full-price buyer, or a ceiling of zero: the policy says no, whatever the estimate.
     assert chosen(sensitive, works, discount=False).count(DISCOUNT) == 0
+
+
+def _model_of_no_effect(variance: float) -> LogitParams:
+    """Conversion about 12% with or without a discount, as sure of it as ``variance`` says."""
+    weights = [-2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    covariance = [[variance if i == j else 0.0 for j in range(8)] for i in range(8)]
+    return LogitParams(weights=weights, examples=500, covariance=covariance)
+
+
+def test_only_a_model_sure_the_discount_changes_nothing_rules_it_out() -> None:
+    works = PROVEN.model_copy(update={"discounted": 2000, "discounted_converted": 700})
+    customer = shopper(purchase_propensity_7d=0.05)
+    # The point estimate says the discount changes nothing; a model that has seen little
+    # cannot be sure of it, so the discount's measured arm decides, and the model gets to see
+    # what a discount does for such customers.
+    assert chosen(customer, works, model=_model_of_no_effect(0.5)).count(DISCOUNT) > 190
+    assert chosen(customer, works, model=_model_of_no_effect(1e-6)).count(DISCOUNT) == 0
 
 
 def test_who_answers_messages_gains_from_them_who_never_does_is_left_alone() -> None:

@@ -1,20 +1,16 @@
-"""Channel by Thompson sampling, send time by the customer's own engagement hours."""
+"""Channel by Thompson sampling."""
 
 from __future__ import annotations
 
 import random
-import zoneinfo
 from collections import Counter
-from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from policy.guardrails import QuietHours
 from policy.next_best_action import (
     DEFAULT_PRIORS,
     BetaPrior,
     choose_channel,
-    choose_send_time,
     population_prior,
     response_ratio,
 )
@@ -73,42 +69,3 @@ def test_the_response_ratio_compares_the_customer_with_the_programs_messages() -
 def test_no_eligible_channel_is_an_error() -> None:
     with pytest.raises(ValueError, match="no eligible channel"):
         choose_channel([], {}, DEFAULT_PRIORS, random.Random(1))
-
-
-NY = zoneinfo.ZoneInfo("America/New_York")
-QUIET = QuietHours()  # 21:00-09:00 local
-
-
-def test_send_time_prefers_the_customers_hour_within_allowed_hours() -> None:
-    hours = [0] * 24
-    hours[23] = 40  # 18:00 in New York (UTC-5 in November)
-    hours[3] = 100  # 22:00 in New York: quiet, never chosen
-    earliest = datetime(2026, 11, 17, 14, 20, tzinfo=UTC)  # 09:20 in New York
-    choice = choose_send_time(hours, NY, QUIET, earliest)
-    assert choice.send_at == datetime(2026, 11, 17, 23, 0, tzinfo=UTC)
-    assert choice.local_hour == 18
-    assert "40 of 140" in choice.reason
-
-
-def test_without_history_the_first_allowed_hour_wins() -> None:
-    earliest = datetime(2026, 11, 18, 3, 30, tzinfo=UTC)  # 22:30 in New York: quiet
-    choice = choose_send_time([0] * 24, NY, QUIET, earliest)
-    assert choice.send_at == datetime(2026, 11, 18, 14, 0, tzinfo=UTC)  # 09:00 New York
-    assert choice.reason.startswith("no engagement history")
-
-
-def test_waiting_is_discounted() -> None:
-    hours = [5] * 24
-    hours[(14 + 20) % 24] = 8  # a slightly better hour 20 hours later
-    earliest = datetime(2026, 11, 17, 14, 0, tzinfo=UTC)
-    choice = choose_send_time(hours, NY, QUIET, earliest)
-    assert choice.send_at == earliest  # not worth the wait
-
-
-def test_quiet_hours_covering_the_horizon_is_an_error() -> None:
-    only_eight_to_nine = QuietHours(start=time(9, 0), end=time(8, 0))
-    earliest = datetime(2026, 11, 17, 14, 30, tzinfo=UTC)  # 09:30 in New York
-    with pytest.raises(ValueError, match="no allowed hour"):
-        choose_send_time([0] * 24, NY, only_eight_to_nine, earliest, timedelta(hours=22))
-    allowed = choose_send_time([0] * 24, NY, only_eight_to_nine, earliest, timedelta(hours=24))
-    assert allowed.local_hour == 8

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -73,6 +74,44 @@ def test_ridge_logistic_recovers_weights_and_uplift() -> None:
     keen = [1.0, 1.0, 0.9, 0.2]
     indifferent = [1.0, 1.0, 0.0, 0.2]
     assert discount_logit.uplift(fitted, keen) > discount_logit.uplift(fitted, indifferent)
+
+
+def _simulated_messages(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    base = np.column_stack(
+        [np.ones(n), rng.uniform(0, 3, n), rng.uniform(0, 1, n), rng.uniform(0, 1, n)]
+    )
+    offered = (rng.random(n) < 0.5).astype(float)
+    z = discount_logit.design(base, offered) @ TRUE_WEIGHTS
+    return base, offered, (rng.random(n) < 1 / (1 + np.exp(-z))).astype(float)
+
+
+TRUE_WEIGHTS = np.array([-2.0, 0.3, -0.5, -1.0, 0.2, 0.0, 1.5, 0.0])
+
+
+def test_the_posterior_narrows_with_data_and_covers_the_truth() -> None:
+    keen = [1.0, 1.0, 0.9, 0.2]
+    truth = float(
+        1 / (1 + np.exp(-(np.dot(keen, TRUE_WEIGHTS[:4]) + np.dot(keen, TRUE_WEIGHTS[4:]))))
+        - 1 / (1 + np.exp(-np.dot(keen, TRUE_WEIGHTS[:4])))
+    )
+    spread = {}
+    for n in (400, 20000):
+        fitted = discount_logit.fit(*_simulated_messages(n, seed=n), l2=0.1)
+        assert fitted.covariance is not None
+        rng = random.Random(5)
+        draws = sorted(discount_logit.sampled_uplifts(fitted, keen, rng, 1000))
+        low, high = draws[25], draws[974]
+        assert low < truth < high  # the 95% range of the draws holds the true uplift
+        spread[n] = high - low
+    assert spread[20000] < spread[400] / 3
+
+
+def test_a_model_fitted_before_the_posterior_was_kept_samples_its_estimate() -> None:
+    old = discount_logit.LogitParams(weights=list(TRUE_WEIGHTS), examples=100)
+    keen = [1.0, 1.0, 0.9, 0.2]
+    point = discount_logit.uplift(old, keen)
+    assert discount_logit.sampled_uplifts(old, keen, random.Random(1), 3) == [point] * 3
 
 
 def _buyer(orders: int, discounted: int = 0) -> TraitState:
