@@ -24,8 +24,9 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 from scipy.optimize import minimize
+from scipy.special import expit
 
 Array = NDArray[np.float64]
 FEATURES = ("intercept", "orders_log", "discounted_share", "recency_years")
@@ -35,6 +36,7 @@ class LogitParams(BaseModel):
     weights: list[float]  # base weights, then the discount-interaction weights
     examples: int = 0
     covariance: list[list[float]] | None = None  # of the weights (Laplace); None: fitted before
+    _root: Array | None = PrivateAttr(default=None)  # of the covariance, made at the first draw
 
 
 def features(order_count: int, discounted_orders: int, recency_days: float | None) -> list[float]:
@@ -89,12 +91,19 @@ def sampled_uplifts(
     (every time) when the fit kept no covariance."""
     if params.covariance is None:
         return [uplift(params, base)] * draws
+    if params._root is None:
+        # An eigen-decomposition rather than Cholesky: a pseudo-inverse may be singular.
+        values, vectors = np.linalg.eigh(np.array(params.covariance))
+        params._root = vectors * np.sqrt(np.clip(values, 0.0, None))
     mean = np.array(params.weights)
-    # An eigen-decomposition rather than Cholesky: a pseudo-inverse may be singular.
-    values, vectors = np.linalg.eigh(np.array(params.covariance))
-    root = vectors * np.sqrt(np.clip(values, 0.0, None))
-    normal = np.array([[rng.gauss(0.0, 1.0) for _ in mean] for _ in range(draws)])
-    return [_uplift([float(v) for v in row], base) for row in mean + normal @ root.T]
+    # Seeded from the caller's stream, so a seeded decision repeats exactly.
+    normal = np.random.default_rng(rng.getrandbits(64)).standard_normal((draws, len(mean)))
+    weights = mean + normal @ params._root.T
+    half = len(mean) // 2
+    features = np.asarray(base, dtype=float)
+    without = weights[:, :half] @ features
+    with_discount = without + weights[:, half:] @ features
+    return [float(v) for v in expit(with_discount) - expit(without)]
 
 
 def _uplift(w: Sequence[float], base: Sequence[float]) -> float:
