@@ -57,7 +57,6 @@ from profile_store.models import (
     ScheduledSend,
 )
 from profile_store.scoring import discount_logit
-from profile_store.scoring.discount_logit import LogitParams
 
 DECISIONS = Decision.__table__  # type: ignore[attr-defined]
 SENDS = ScheduledSend.__table__  # type: ignore[attr-defined]
@@ -152,7 +151,7 @@ def choose_action(
     value_hint: float | None = None,
     response: float = 1.0,
     shop_wide: ProgramEvidence | None = None,
-    discount_model: LogitParams | None = None,
+    discount_model: discount_logit.LogitParams | None = None,
     history: HistoryAtDecision | None = None,
 ) -> ActionChoice:
     """``response``: how much more than the program's messages on average this customer
@@ -298,7 +297,7 @@ def _discount_gate(
     rng: random.Random,
     *,
     discount_allowed: bool,
-    model: LogitParams | None,
+    model: discount_logit.LogitParams | None,
     history: HistoryAtDecision | None,
 ) -> tuple[bool, str]:
     """Whether a discount may be considered at all for this customer, and why (or why not).

@@ -51,7 +51,7 @@ def design(base: Array, discounted: Array) -> Array:
 
 
 def _sigmoid(z: Array) -> Array:
-    return 1.0 / (1.0 + np.exp(-z))
+    return expit(z)  # no overflow for a wild posterior draw
 
 
 def fit(base: Array, discounted: Array, converted: Array, l2: float = 1.0) -> LogitParams:
@@ -81,7 +81,11 @@ def fit(base: Array, discounted: Array, converted: Array, l2: float = 1.0) -> Lo
 
 def uplift(params: LogitParams, base: Sequence[float]) -> float:
     """Modelled conversion with a discount minus without (plain floats: this runs per event)."""
-    return _uplift(params.weights, base)
+    w = params.weights
+    half = len(w) // 2
+    without = sum(f * v for f, v in zip(base, w[:half], strict=True))
+    with_discount = without + sum(f * v for f, v in zip(base, w[half:], strict=True))
+    return 1.0 / (1.0 + math.exp(-with_discount)) - 1.0 / (1.0 + math.exp(-without))
 
 
 def sampled_uplifts(
@@ -103,19 +107,4 @@ def sampled_uplifts(
     features = np.asarray(base, dtype=float)
     without = weights[:, :half] @ features
     with_discount = without + weights[:, half:] @ features
-    return [float(v) for v in expit(with_discount) - expit(without)]
-
-
-def _uplift(w: Sequence[float], base: Sequence[float]) -> float:
-    half = len(w) // 2
-    without = sum(f * v for f, v in zip(base, w[:half], strict=True))
-    with_discount = without + sum(f * v for f, v in zip(base, w[half:], strict=True))
-    return _logistic(with_discount) - _logistic(without)
-
-
-def _logistic(z: float) -> float:
-    """Without overflow for a wild draw: exp() of a large positive number raises."""
-    if z >= 0:
-        return 1.0 / (1.0 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1.0 + e)
+    return [float(v) for v in _sigmoid(with_discount) - _sigmoid(without)]
